@@ -1,0 +1,142 @@
+//! The command line: `serve`, `migrate` and `send-test`, each option with the environment variable
+//! that also sets it (the flag wins). Turning these into a `Config` is where missing or empty
+//! values become configuration errors that name the variable to set.
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, Secret};
+use crate::startup::StartupError;
+
+/// The default SQLite file, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:dash-events.db";
+
+/// `dash-events`: a verifying receiver and audit log for Dash webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "dash-events", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the receiver and the query API.
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Sign sample events and POST them to a receiver, printing each answer.
+    SendTest(SendTestArgs),
+}
+
+/// Where the events are stored.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite:path` (created if missing) or `postgres://…`.
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to bind; port 0 picks a free port.
+    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:3000")]
+    pub listen: String,
+    /// HMAC key for X-Dash-Signature (required).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// A second key still accepted, for rotating secrets.
+    #[arg(long, env = "WEBHOOK_SECRET_PREVIOUS", hide_env_values = true)]
+    pub webhook_secret_previous: Option<String>,
+    /// Bearer token required by the query API.
+    #[arg(long, env = "API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// Larger deliveries get 413.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576)]
+    pub max_body_bytes: usize,
+}
+
+/// Options of `send-test`.
+#[derive(Debug, Args)]
+pub struct SendTestArgs {
+    /// The receiver's webhook endpoint.
+    #[arg(
+        long,
+        env = "WEBHOOK_URL",
+        default_value = "http://127.0.0.1:3000/webhooks/dash"
+    )]
+    pub url: String,
+    /// HMAC key to sign with (required).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Event type to send.
+    #[arg(long = "type", default_value = "agent:complete")]
+    pub event_type: String,
+    /// How many events to send.
+    #[arg(long, default_value_t = 1)]
+    pub count: u64,
+    /// Send this id (every time) instead of fresh UUIDs, e.g. to redeliver an event.
+    #[arg(long)]
+    pub id: Option<String>,
+}
+
+impl ServeArgs {
+    /// Validates the options into a `Config`.
+    pub fn into_config(self) -> Result<Config, StartupError> {
+        let webhook_secret = non_empty(self.webhook_secret).ok_or_else(|| {
+            StartupError::config("no webhook secret: set WEBHOOK_SECRET (or --webhook-secret)")
+        })?;
+        if self.max_body_bytes == 0 {
+            return Err(StartupError::config("MAX_BODY_BYTES must be at least 1"));
+        }
+        Ok(Config {
+            database_url: self.database.database_url,
+            listen: self.listen,
+            webhook_secret: Secret::new(webhook_secret),
+            webhook_secret_previous: non_empty(self.webhook_secret_previous).map(Secret::new),
+            api_token: non_empty(self.api_token).map(Secret::new),
+            max_body_bytes: self.max_body_bytes,
+        })
+    }
+}
+
+/// An empty variable (`WEBHOOK_SECRET=`) counts as unset: an empty key or token protects nothing.
+pub fn non_empty(value: Option<String>) -> Option<String> {
+    value.filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("dash-events").chain(args.iter().copied()))
+            .expect("arguments parse")
+    }
+
+    #[test]
+    fn serve_without_secret_is_a_configuration_error_naming_the_variable() {
+        let Command::Serve(args) = parse(&["serve", "--webhook-secret", ""]).command else {
+            panic!("expected serve");
+        };
+        let err = args.into_config().expect_err("empty secret refused");
+        assert_eq!(err.exit_code(), 2);
+        assert!(err.to_string().contains("WEBHOOK_SECRET"));
+    }
+
+    #[test]
+    fn serve_defaults_match_the_contract() {
+        let Command::Serve(args) = parse(&["serve", "--webhook-secret", "s"]).command else {
+            panic!("expected serve");
+        };
+        let config = args.into_config().expect("valid");
+        assert_eq!(config.listen, "127.0.0.1:3000");
+        assert_eq!(config.max_body_bytes, 1_048_576);
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert!(config.api_token.is_none());
+    }
+}

@@ -1,0 +1,34 @@
+//! Runs each subcommand: the glue between the parsed command line and the library.
+
+use crate::cli::{Command, DatabaseArgs, ServeArgs};
+use crate::startup::StartupError;
+use crate::store::{Store, redact};
+use crate::{http, listen, send_test, serve};
+
+/// Runs the chosen subcommand to completion.
+pub async fn run(command: Command) -> Result<(), StartupError> {
+    match command {
+        Command::Serve(args) => run_serve(args).await,
+        Command::Migrate(args) => run_migrate(args).await,
+        Command::SendTest(args) => send_test::run(args).await,
+    }
+}
+
+async fn run_serve(args: ServeArgs) -> Result<(), StartupError> {
+    let config = args.into_config()?;
+    // Binding first settles every configuration refusal before the database is touched.
+    let listener = listen::bind(&config).await?;
+    let store = Store::connect(&config.database_url).await?;
+    let local = listener.local_addr().map_err(anyhow::Error::from)?;
+    tracing::info!(database = %redact(&config.database_url), "listening on {local}");
+    serve(config, store, listener, http::shutdown_signal())
+        .await
+        .map_err(|err| StartupError::Runtime(err.into()))
+}
+
+async fn run_migrate(args: DatabaseArgs) -> Result<(), StartupError> {
+    let store = Store::connect(&args.database_url).await?;
+    store.close().await;
+    tracing::info!(database = %redact(&args.database_url), "migrations applied");
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Runtime configuration of `serve`: a plain struct so tests can build it literally. Values come
+//! from flags and environment variables (see `cli`); defaults live there, in code.
+
+use std::fmt;
+
+/// A secret value (webhook key, API token) whose `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret string.
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself; call sites are the only places it is read.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Everything `serve` needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `sqlite:…` or `postgres://…`.
+    pub database_url: String,
+    /// The address to bind, `host:port`.
+    pub listen: String,
+    /// The current HMAC key for `X-Dash-Signature`.
+    pub webhook_secret: Secret,
+    /// A second key still accepted while secrets rotate.
+    pub webhook_secret_previous: Option<Secret>,
+    /// Bearer token for the query API; `None` leaves it open (loopback only).
+    pub api_token: Option<Secret>,
+    /// Deliveries larger than this get 413.
+    pub max_body_bytes: usize,
+}
+
+impl Config {
+    /// The secrets a signature may match, current first.
+    pub fn webhook_secrets(&self) -> Vec<&Secret> {
+        std::iter::once(&self.webhook_secret)
+            .chain(self.webhook_secret_previous.as_ref())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let config = Config {
+            database_url: "sqlite:x.db".into(),
+            listen: "127.0.0.1:0".into(),
+            webhook_secret: Secret::new("hunter2".into()),
+            webhook_secret_previous: Some(Secret::new("old-hunter".into())),
+            api_token: Some(Secret::new("tok3n".into())),
+            max_body_bytes: 10,
+        };
+        let printed = format!("{config:?}");
+        for secret in ["hunter2", "old-hunter", "tok3n"] {
+            assert!(!printed.contains(secret), "{secret} leaked into {printed}");
+        }
+        assert_eq!(config.webhook_secrets().len(), 2);
+    }
+}

@@ -1,0 +1,138 @@
+//! `AppError`, the one error type of the HTTP layer, and the only place where an error becomes a
+//! status code. Every error answer is `{"error": "<what is wrong>"}`. A database that cannot be
+//! reached or written answers 503 with `Retry-After`, so Dash retries rather than dropping.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::event::InvalidEvent;
+use crate::query::BadParam;
+use crate::signature::SignatureError;
+
+/// Seconds a client is asked to wait after a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The body is larger than `MAX_BODY_BYTES`.
+    #[error("request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// The delivery is not declared as JSON.
+    #[error("Content-Type must be application/json")]
+    UnsupportedMediaType,
+    /// The webhook signature is missing or wrong.
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// The query API's bearer token is missing or wrong.
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// The input is malformed; the message names the field or parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("method not allowed on this endpoint")]
+    MethodNotAllowed,
+    /// The id is already stored with other content.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not answer or commit.
+    #[error("the database is unavailable; retry later")]
+    Unavailable(#[source] sqlx::Error),
+    /// A bug: never expected, logged with its cause chain.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl AppError {
+    /// The status this error answers with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Signature(_) | Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Unavailable(err)
+    }
+}
+
+impl From<InvalidEvent> for AppError {
+    fn from(err: InvalidEvent) -> Self {
+        Self::BadRequest(err.0)
+    }
+}
+
+impl From<BadParam> for AppError {
+    fn from(err: BadParam) -> Self {
+        Self::BadRequest(err.0)
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        match &self {
+            Self::Unavailable(cause) => tracing::error!(error = ?cause, "database unavailable"),
+            Self::Internal(cause) => tracing::error!(error = ?cause, "internal error"),
+            _ => {}
+        }
+        let body = Json(serde_json::json!({ "error": self.to_string() }));
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+            }
+            Self::Unauthorized => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_error_maps_to_its_status() {
+        let cases = [
+            (AppError::PayloadTooLarge(1), 413),
+            (AppError::UnsupportedMediaType, 415),
+            (AppError::Signature(SignatureError::Missing), 401),
+            (AppError::Unauthorized, 401),
+            (AppError::BadRequest("x".into()), 400),
+            (AppError::NotFound("x".into()), 404),
+            (AppError::MethodNotAllowed, 405),
+            (AppError::Conflict("x".into()), 409),
+            (AppError::Unavailable(sqlx::Error::PoolTimedOut), 503),
+        ];
+        for (err, status) in cases {
+            assert_eq!(err.status().as_u16(), status, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn unavailable_carries_retry_after_and_a_generic_message() {
+        let response = AppError::Unavailable(sqlx::Error::PoolTimedOut).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}

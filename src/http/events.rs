@@ -1,0 +1,118 @@
+//! The query API: `GET /events`, `GET /events/{id}` and `GET /stats`. Parameters are parsed by
+//! pure functions (`query`), the store answers, and stored bodies are rendered as events.
+
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::AppState;
+use super::openapi::{ErrorBody, Event, EventPage};
+use crate::cursor::Cursor;
+use crate::error::AppError;
+use crate::event::render_event;
+use crate::query::{ListParams, TimeRange};
+use crate::store::{Stats, StoredEvent};
+
+/// The query routes (behind the bearer token, see `auth`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/events", get(list_events))
+        .route("/events/{id}", get(get_event))
+        .route("/stats", get(get_stats))
+}
+
+/// Events newest first, filtered and paged.
+#[utoipa::path(get, path = "/events", tag = "query",
+    params(
+        ("type" = Option<String>, Query, description = "Only these types, comma-separated"),
+        ("since" = Option<String>, Query, description = "RFC 3339; timestamp at or after"),
+        ("until" = Option<String>, Query, description = "RFC 3339; timestamp before"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, default 100"),
+        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+    ),
+    responses(
+        (status = 200, body = EventPage),
+        (status = 400, description = "A parameter is invalid", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn list_events(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, AppError> {
+    let params = ListParams::parse(query.as_deref())?;
+    let mut rows = state.store.list_events(&params).await?;
+    let next_cursor = take_next_cursor(&mut rows, params.limit as usize);
+    let events = rows.iter().map(render).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(
+        serde_json::json!({ "events": events, "nextCursor": next_cursor }),
+    ))
+}
+
+/// One event by id.
+#[utoipa::path(get, path = "/events/{id}", tag = "query",
+    params(("id" = String, Path, description = "The event id")),
+    responses(
+        (status = 200, body = Event),
+        (status = 400, description = "The id is not valid UTF-8", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 404, description = "No event with this id", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_event(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Value>, AppError> {
+    let Path(id) = id.map_err(|err| AppError::BadRequest(format!("id: {}", err.body_text())))?;
+    let row = state.store.get_event(&id).await?;
+    let row = row.ok_or_else(|| AppError::NotFound(format!("no event with id {id}")))?;
+    Ok(Json(render(&row)?))
+}
+
+/// Counts, cost and duration over a time window.
+#[utoipa::path(get, path = "/stats", tag = "query",
+    params(
+        ("since" = Option<String>, Query, description = "RFC 3339; timestamp at or after"),
+        ("until" = Option<String>, Query, description = "RFC 3339; timestamp before"),
+    ),
+    responses(
+        (status = 200, body = Stats),
+        (status = 400, description = "A parameter is invalid", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_stats(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Stats>, AppError> {
+    let range = TimeRange::parse(query.as_deref())?;
+    Ok(Json(state.store.stats(range).await?))
+}
+
+/// Drops the look-ahead row and, if there was one, returns the cursor after the page's last row.
+fn take_next_cursor(rows: &mut Vec<StoredEvent>, limit: usize) -> Option<String> {
+    if rows.len() <= limit {
+        return None;
+    }
+    rows.truncate(limit);
+    rows.last().map(|last| {
+        Cursor {
+            timestamp_us: last.ts_us,
+            id: last.id.clone(),
+        }
+        .encode()
+    })
+}
+
+fn render(row: &StoredEvent) -> Result<Value, AppError> {
+    render_event(&row.body, row.received_us).map_err(|err| {
+        AppError::Internal(
+            anyhow::Error::new(err).context(format!("stored body of {} is not JSON", row.id)),
+        )
+    })
+}

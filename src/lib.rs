@@ -1,0 +1,68 @@
+//! `dash-events`: a verifying receiver and audit log for Dash webhooks.
+//!
+//! Deliveries are verified on their raw bytes (`signature`), validated (`event`), and stored once
+//! under their event id (`store`, SQLite or PostgreSQL). The query API (`http`) reads them back.
+//! `commands` runs the subcommands defined in `cli`.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod cursor;
+pub mod error;
+pub mod event;
+pub mod http;
+pub mod listen;
+pub mod metrics;
+pub mod query;
+pub mod send_test;
+pub mod signature;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::AppState;
+use crate::metrics::Metrics;
+use crate::store::Store;
+
+/// How long in-flight requests may take to finish once shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
+/// most `DRAIN_TIMEOUT`) and closes the store.
+pub async fn serve(
+    config: Config,
+    store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+        metrics: Metrics::new(),
+    };
+    let app = http::router(state);
+    let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = draining_tx.send(true);
+    });
+    let drain_deadline = async move {
+        let _ = draining_rx.wait_for(|draining| *draining).await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; exiting"),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

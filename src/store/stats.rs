@@ -1,0 +1,108 @@
+//! Summary statistics over a time window, computed by the database so they survive restarts.
+
+use std::collections::BTreeMap;
+
+use super::{Store, on_pool};
+use crate::query::TimeRange;
+
+const SELECT_STATS: &str = "select type, count(*) as events, sum(cost) as cost, \
+    sum(duration_ms) as duration_sum, count(duration_ms) as duration_count \
+    from events where ts_us >= $1 and ts_us < $2 group by type";
+
+/// The aggregates of one event type.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TypeStats {
+    /// The event type.
+    #[sqlx(rename = "type")]
+    pub event_type: String,
+    /// How many events.
+    pub events: i64,
+    /// Sum of numeric `data.cost`, if any.
+    pub cost: Option<f64>,
+    /// Sum of numeric `data.durationMs`, if any.
+    pub duration_sum: Option<f64>,
+    /// How many events had a numeric `data.durationMs`.
+    pub duration_count: i64,
+}
+
+/// The answer of `GET /stats`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// Events in the window.
+    pub total_events: i64,
+    /// Events per type.
+    pub event_counts: BTreeMap<String, i64>,
+    /// Sum of the numeric `data.cost` values.
+    pub total_cost: f64,
+    /// Mean of the numeric `data.durationMs` values; null when there is none.
+    pub avg_duration_ms: Option<f64>,
+}
+
+impl Stats {
+    /// Folds per-type rows into the totals.
+    pub fn from_rows(rows: Vec<TypeStats>) -> Self {
+        let duration_sum: f64 = rows.iter().filter_map(|r| r.duration_sum).sum();
+        let duration_count: i64 = rows.iter().map(|r| r.duration_count).sum();
+        Self {
+            total_events: rows.iter().map(|r| r.events).sum(),
+            total_cost: rows.iter().filter_map(|r| r.cost).sum(),
+            avg_duration_ms: (duration_count > 0).then(|| duration_sum / duration_count as f64),
+            event_counts: rows.into_iter().map(|r| (r.event_type, r.events)).collect(),
+        }
+    }
+}
+
+impl Store {
+    /// Statistics over events whose timestamp falls in `range`.
+    pub async fn stats(&self, range: TimeRange) -> Result<Stats, sqlx::Error> {
+        let rows: Vec<TypeStats> = on_pool!(self, read, pool => {
+            sqlx::query_as(SELECT_STATS)
+                .bind(range.since_us)
+                .bind(range.until_us)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(Stats::from_rows(rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(
+        event_type: &str,
+        events: i64,
+        cost: Option<f64>,
+        durations: Option<(f64, i64)>,
+    ) -> TypeStats {
+        TypeStats {
+            event_type: event_type.into(),
+            events,
+            cost,
+            duration_sum: durations.map(|d| d.0),
+            duration_count: durations.map_or(0, |d| d.1),
+        }
+    }
+
+    #[test]
+    fn totals_fold_across_types() {
+        let stats = Stats::from_rows(vec![
+            row("agent:complete", 3, Some(1.5), Some((6000.0, 3))),
+            row("budget:warning", 2, None, None),
+            row("workflow:complete", 1, None, Some((3000.0, 1))),
+        ]);
+        assert_eq!(stats.total_events, 6);
+        assert_eq!(stats.total_cost, 1.5);
+        assert_eq!(stats.avg_duration_ms, Some(2250.0));
+        assert_eq!(stats.event_counts["budget:warning"], 2);
+    }
+
+    #[test]
+    fn no_durations_means_null_average() {
+        let stats = Stats::from_rows(vec![row("x", 1, None, None)]);
+        assert_eq!(stats.avg_duration_ms, None);
+        assert_eq!(Stats::from_rows(vec![]).total_events, 0);
+    }
+}
