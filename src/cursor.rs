@@ -31,7 +31,8 @@ impl Cursor {
         // The timestamp is digits and a sign only, so the first ':' ends it; ids may hold ':'.
         let (timestamp, id) = text.split_once(':').ok_or(BadCursor)?;
         let timestamp_us = timestamp.parse().map_err(|_| BadCursor)?;
-        if id.is_empty() {
+        // Stored ids never hold control characters, so a cursor with one was not made here.
+        if id.is_empty() || id.chars().any(char::is_control) {
             return Err(BadCursor);
         }
         Ok(Self {

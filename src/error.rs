@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use crate::event::InvalidEvent;
 use crate::query::BadParam;
 use crate::signature::SignatureError;
+use crate::store::StoreError;
 
 /// Seconds a client is asked to wait after a 503.
 pub const RETRY_AFTER_SECONDS: u64 = 5;
@@ -42,7 +43,7 @@ pub enum AppError {
     Conflict(String),
     /// The database could not answer or commit.
     #[error("the database is unavailable; retry later")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] StoreError),
     /// A bug: never expected, logged with its cause chain.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -65,9 +66,15 @@ impl AppError {
     }
 }
 
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        Self::Unavailable(err)
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        Self::Unavailable(err)
+        Self::Unavailable(err.into())
     }
 }
 
@@ -122,7 +129,7 @@ mod tests {
             (AppError::NotFound("x".into()), 404),
             (AppError::MethodNotAllowed, 405),
             (AppError::Conflict("x".into()), 409),
-            (AppError::Unavailable(sqlx::Error::PoolTimedOut), 503),
+            (AppError::Unavailable(StoreError::WriterStopped), 503),
         ];
         for (err, status) in cases {
             assert_eq!(err.status().as_u16(), status, "{err:?}");
@@ -131,7 +138,7 @@ mod tests {
 
     #[test]
     fn unavailable_carries_retry_after_and_a_generic_message() {
-        let response = AppError::Unavailable(sqlx::Error::PoolTimedOut).into_response();
+        let response = AppError::Unavailable(StoreError::WriterStopped).into_response();
         assert_eq!(response.headers()[header::RETRY_AFTER], "5");
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     }

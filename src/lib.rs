@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::AppState;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{BatchWriter, Store};
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -42,9 +42,11 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (writer, mut writers) = BatchWriter::spawn(store.clone(), store.writer_settings());
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
+        writer,
         metrics: Metrics::new(),
     };
     let app = http::router(state);
@@ -58,8 +60,14 @@ pub async fn serve(
         let _ = draining_rx.wait_for(|draining| *draining).await;
         tokio::time::sleep(DRAIN_TIMEOUT).await;
     };
+    // Once the server is gone so are the writer handles; the writers then finish the queue.
+    let drained = async move {
+        server.await?;
+        while writers.join_next().await.is_some() {}
+        std::io::Result::Ok(())
+    };
     tokio::select! {
-        result = server => result?,
+        result = drained => result?,
         () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; exiting"),
     }
     store.close().await;

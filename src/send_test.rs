@@ -3,9 +3,15 @@
 
 use serde_json::{Value, json};
 
+use chrono::Utc;
+
 use crate::cli::{SendTestArgs, non_empty};
+use crate::event::format_time;
 use crate::signature::sign;
 use crate::startup::StartupError;
+
+/// The timestamp of events sent with `--id`: fixed, so that their content never changes.
+pub const CHOSEN_ID_TIME: &str = "2026-01-01T00:00:00Z";
 
 /// Sends `args.count` signed sample events and prints each answer; fails if any was not 200.
 pub async fn run(args: SendTestArgs) -> Result<(), StartupError> {
@@ -15,11 +21,15 @@ pub async fn run(args: SendTestArgs) -> Result<(), StartupError> {
     let client = reqwest::Client::new();
     let mut failures = 0u64;
     for n in 0..args.count {
-        let id = args
-            .id
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let body = sample_event(&id, &args.event_type, n).to_string();
+        let body = match &args.id {
+            // A chosen id always carries the same content, so sending it again is a duplicate.
+            Some(id) => sample_event(id, &args.event_type, 0, CHOSEN_ID_TIME),
+            None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                sample_event(&id, &args.event_type, n, &format_time(Utc::now()))
+            }
+        }
+        .to_string();
         match deliver(&client, &args.url, &secret, body).await {
             Ok((status, answer)) => {
                 println!("{status} {answer}");
@@ -58,12 +68,12 @@ async fn deliver(
     Ok((status, response.text().await?))
 }
 
-/// A realistic event of `event_type`; `n` varies the numbers between events.
-pub fn sample_event(id: &str, event_type: &str, n: u64) -> Value {
+/// A realistic event of `event_type` at `timestamp`; `n` varies the numbers between events.
+pub fn sample_event(id: &str, event_type: &str, n: u64, timestamp: &str) -> Value {
     json!({
         "id": id,
         "type": event_type,
-        "timestamp": crate::event::format_time(chrono::Utc::now()),
+        "timestamp": timestamp,
         "data": sample_data(event_type, n),
         "webhookId": "wh_send_test",
         "instanceId": "inst_send_test",

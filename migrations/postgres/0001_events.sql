@@ -1,10 +1,10 @@
 -- One row per event id. Times are microseconds since the Unix epoch in both backends, so the
 -- same SQL orders and filters chronologically everywhere. The body is the exact signed bytes
--- (bytea, not jsonb: jsonb reorders keys and refuses \u0000). Ids and types compare bytewise
--- ("C") so keyset pages tie-break exactly as SQLite does.
+-- (bytea, not jsonb: jsonb reorders keys and refuses \u0000). Ids compare bytewise ("C") so
+-- keyset pages tie-break exactly as SQLite does.
 create table events (
     id text collate "C" primary key,
-    type text collate "C" not null,
+    type bytea not null,
     ts_us bigint not null,
     received_us bigint not null,
     content_hash bytea not null,
@@ -12,6 +12,8 @@ create table events (
     duration_ms double precision,
     body bytea not null
 );
+
+-- The type is kept as bytes: Dash may send any JSON string, and PostgreSQL text cannot hold NUL.
 
 -- The recent events, and the events of some types since a time, both newest first.
 create index events_by_time on events (ts_us desc, id desc);

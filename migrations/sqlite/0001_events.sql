@@ -3,7 +3,7 @@
 -- the content hash decides whether a redelivery is a duplicate or a conflict.
 create table events (
     id text primary key not null,
-    type text not null,
+    type blob not null,
     ts_us integer not null,
     received_us integer not null,
     content_hash blob not null,
@@ -11,6 +11,8 @@ create table events (
     duration_ms real,
     body blob not null
 );
+
+-- The type is kept as bytes: Dash may send any JSON string, and PostgreSQL text cannot hold NUL.
 
 -- The recent events, and the events of some types since a time, both newest first.
 create index events_by_time on events (ts_us desc, id desc);

@@ -95,6 +95,7 @@ fn boundaries_of_id_and_type_are_accepted() {
     assert!(parse_delivery(with("id", json!("x".repeat(MAX_ID_BYTES)))).is_ok());
     assert!(parse_delivery(with("type", json!("é".repeat(MAX_TYPE_CHARS)))).is_ok());
     assert!(parse_delivery(with("webhookId", json!(null))).is_ok());
+    assert!(parse_delivery(with("type", json!("agent\u{0}:x"))).is_ok());
     assert!(parse_delivery(without("instanceId")).is_ok());
 }
 

@@ -68,8 +68,13 @@ pub async fn get_event(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, AppError> {
     let Path(id) = id.map_err(|err| AppError::BadRequest(format!("id: {}", err.body_text())))?;
-    let row = state.store.get_event(&id).await?;
-    let row = row.ok_or_else(|| AppError::NotFound(format!("no event with id {id}")))?;
+    let not_found = || AppError::NotFound(format!("no event with id {id:?}"));
+    // Ids with control characters are refused on receipt, so none is stored (and PostgreSQL
+    // could not even compare one holding NUL).
+    if id.chars().any(char::is_control) {
+        return Err(not_found());
+    }
+    let row = state.store.get_event(&id).await?.ok_or_else(not_found)?;
     Ok(Json(render(&row)?))
 }
 

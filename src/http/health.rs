@@ -14,6 +14,7 @@ use utoipa::OpenApi;
 use super::AppState;
 use super::openapi::{ApiDoc, ErrorBody};
 use crate::error::AppError;
+use crate::store::StoreError;
 
 /// How long readiness waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -43,8 +44,8 @@ pub async fn healthz() -> Json<Value> {
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
-        Ok(Err(err)) => Err(AppError::Unavailable(err)),
-        Err(_elapsed) => Err(AppError::Unavailable(sqlx::Error::PoolTimedOut)),
+        Ok(Err(err)) => Err(err.into()),
+        Err(_elapsed) => Err(StoreError::Timeout(READY_TIMEOUT).into()),
     }
 }
 

@@ -24,15 +24,17 @@ pub use openapi::ApiDoc;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::metrics::Metrics;
-use crate::store::Store;
+use crate::store::{BatchWriter, Store};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    /// The event store.
+    /// The event store, for queries.
     pub store: Store,
+    /// The group-commit writers, for deliveries.
+    pub writer: BatchWriter,
     /// The configuration `serve` started with.
     pub config: Arc<Config>,
     /// The metrics registry.

@@ -58,11 +58,12 @@ pub async fn receive_webhook(State(state): State<AppState>, request: Request) ->
             return rejection.into_response();
         }
     };
-    match state.store.insert_event(&event, now_us()).await {
+    let (id, event_type) = (event.id.clone(), event.event_type.clone());
+    match state.writer.write(event, now_us()).await {
         Ok(outcome) => {
-            state.metrics.received(&event.event_type, outcome);
-            tracing::debug!(event_id = %event.id, outcome = outcome.as_str(), "delivery received");
-            answer(outcome, event.id)
+            state.metrics.received(&event_type, outcome);
+            tracing::debug!(event_id = %id, outcome = outcome.as_str(), "delivery received");
+            answer(outcome, id)
         }
         Err(err) => {
             state.metrics.rejected("unavailable");

@@ -1,17 +1,10 @@
-//! Storing and reading events. A duplicate is decided by the database: the insert does nothing
-//! when the id exists, and only then is the stored content compared, so the answer is right across
-//! restarts and across receivers sharing one PostgreSQL table.
+//! Reading events back, and the outcome of storing one (the insert itself is in `batch`).
 
 use sqlx::QueryBuilder;
 
 use super::{Store, on_pool};
-use crate::event::NewEvent;
 use crate::query::ListParams;
 
-const INSERT_EVENT: &str = "insert into events \
-    (id, type, ts_us, received_us, content_hash, cost, duration_ms, body) \
-    values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (id) do nothing returning id";
-const SELECT_CONTENT_HASH: &str = "select content_hash from events where id = $1";
 const SELECT_EVENT: &str = "select id, ts_us, received_us, body from events where id = $1";
 const SELECT_EVENTS: &str = "select id, ts_us, received_us, body from events where ts_us >= ";
 
@@ -51,39 +44,6 @@ pub struct StoredEvent {
 }
 
 impl Store {
-    /// Stores `event` unless its id is taken, and says which case it was.
-    #[tracing::instrument(skip_all, fields(event_id = %event.id, event_type = %event.event_type))]
-    pub async fn insert_event(
-        &self,
-        event: &NewEvent,
-        received_us: i64,
-    ) -> Result<InsertOutcome, sqlx::Error> {
-        let inserted: Option<String> = on_pool!(self, write, pool => {
-            sqlx::query_scalar(INSERT_EVENT)
-                .bind(&event.id)
-                .bind(&event.event_type)
-                .bind(event.timestamp_us)
-                .bind(received_us)
-                .bind(&event.content_hash)
-                .bind(event.cost)
-                .bind(event.duration_ms)
-                .bind(event.body.as_ref())
-                .fetch_optional(pool)
-                .await?
-        });
-        if inserted.is_some() {
-            return Ok(InsertOutcome::Stored);
-        }
-        let stored_hash: Vec<u8> = on_pool!(self, write, pool => {
-            sqlx::query_scalar(SELECT_CONTENT_HASH).bind(&event.id).fetch_one(pool).await?
-        });
-        Ok(if stored_hash == event.content_hash {
-            InsertOutcome::Duplicate
-        } else {
-            InsertOutcome::Conflict
-        })
-    }
-
     /// The event with this id, if stored.
     pub async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, sqlx::Error> {
         on_pool!(self, read, pool => {
@@ -103,7 +63,7 @@ impl Store {
                 query.push(" and type in (");
                 let mut types = query.separated(", ");
                 for event_type in &params.types {
-                    types.push_bind(event_type.as_str());
+                    types.push_bind(event_type.as_bytes());
                 }
                 query.push(")");
             }

@@ -2,10 +2,13 @@
 //! or PostgreSQL (production, several receivers sharing one table). Each backend has its own
 //! embedded migrations; the queries are written once and expanded per backend by `on_pool!`.
 
+mod batch;
 mod events;
 mod stats;
+mod writer;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,6 +19,7 @@ use sqlx::sqlite::{
 
 pub use events::{InsertOutcome, StoredEvent};
 pub use stats::{Stats, TypeStats};
+pub use writer::{BatchWriter, WriterSettings};
 
 use crate::startup::StartupError;
 
@@ -28,6 +32,33 @@ const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections per receiver: enough for both cores' worth of concurrent requests
 /// waiting on commits, small enough that several receivers fit under `max_connections = 100`.
 const POSTGRES_CONNECTIONS: u32 = 16;
+/// Concurrent batch commits per receiver on PostgreSQL; the other connections serve queries.
+const POSTGRES_WRITERS: usize = 4;
+
+/// Events per transaction: large enough that one fsync covers a burst from many connections.
+const MAX_BATCH: usize = 256;
+/// Longest a delivery waits for its commit before answering 503.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why the store could not answer; every case answers 503 so the sender retries.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or failed the operation.
+    #[error("database error")]
+    Database(#[source] Arc<sqlx::Error>),
+    /// The operation did not finish in time.
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
+    /// The writers have stopped (the service is shutting down).
+    #[error("the writer has stopped")]
+    WriterStopped,
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Database(Arc::new(err))
+    }
+}
 
 /// Where events live.
 #[derive(Debug, Clone)]
@@ -117,6 +148,20 @@ impl Store {
         };
         result.context("cannot apply the database migrations")?;
         Ok(())
+    }
+
+    /// How the group-commit writers batch on this backend: SQLite has one writer (it serialises
+    /// writes anyway); PostgreSQL overlaps several commits.
+    pub fn writer_settings(&self) -> WriterSettings {
+        let writers = match self {
+            Self::Sqlite { .. } => 1,
+            Self::Postgres(_) => POSTGRES_WRITERS,
+        };
+        WriterSettings {
+            max_batch: MAX_BATCH,
+            writers,
+            write_timeout: WRITE_TIMEOUT,
+        }
     }
 
     /// Succeeds when the database answers a trivial query.

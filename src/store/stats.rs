@@ -12,9 +12,9 @@ const SELECT_STATS: &str = "select type, count(*) as events, sum(cost) as cost, 
 /// The aggregates of one event type.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TypeStats {
-    /// The event type.
+    /// The event type, as stored (UTF-8 bytes).
     #[sqlx(rename = "type")]
-    pub event_type: String,
+    pub event_type: Vec<u8>,
     /// How many events.
     pub events: i64,
     /// Sum of numeric `data.cost`, if any.
@@ -48,7 +48,15 @@ impl Stats {
             total_events: rows.iter().map(|r| r.events).sum(),
             total_cost: rows.iter().filter_map(|r| r.cost).sum(),
             avg_duration_ms: (duration_count > 0).then(|| duration_sum / duration_count as f64),
-            event_counts: rows.into_iter().map(|r| (r.event_type, r.events)).collect(),
+            event_counts: rows
+                .into_iter()
+                .map(|r| {
+                    (
+                        String::from_utf8_lossy(&r.event_type).into_owned(),
+                        r.events,
+                    )
+                })
+                .collect(),
         }
     }
 }
@@ -78,7 +86,7 @@ mod tests {
         durations: Option<(f64, i64)>,
     ) -> TypeStats {
         TypeStats {
-            event_type: event_type.into(),
+            event_type: event_type.as_bytes().to_vec(),
             events,
             cost,
             duration_sum: durations.map(|d| d.0),

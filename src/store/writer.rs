@@ -1,0 +1,144 @@
+//! Group commit. Requests hand their event to a queue and wait; a writer task takes everything
+//! queued (up to `max_batch`), stores it in one transaction with one insert, commits, and only
+//! then answers each waiting request. One fsync then covers a whole batch instead of one event,
+//! and a 200 still means "committed".
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinSet;
+
+use super::{InsertOutcome, Store, StoreError};
+use crate::event::NewEvent;
+
+/// How many requests may wait in the queue before new ones wait to enter it.
+const QUEUE_CAPACITY: usize = 8192;
+/// How often a batch is retried after a deadlock between receivers sharing one database.
+const DEADLOCK_RETRIES: usize = 3;
+
+/// How the writers batch.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterSettings {
+    /// Most events in one transaction.
+    pub max_batch: usize,
+    /// Writer tasks; each commits its own batches, so commits overlap on a server database.
+    pub writers: usize,
+    /// Longest a request waits for its commit before answering 503.
+    pub write_timeout: Duration,
+}
+
+struct Pending {
+    event: NewEvent,
+    received_us: i64,
+    reply: oneshot::Sender<Result<InsertOutcome, StoreError>>,
+}
+
+type Queue = Arc<Mutex<mpsc::Receiver<Pending>>>;
+
+/// The handle requests use to store events through the group-commit writers.
+#[derive(Clone)]
+pub struct BatchWriter {
+    queue: mpsc::Sender<Pending>,
+    write_timeout: Duration,
+}
+
+impl BatchWriter {
+    /// Starts the writer tasks. They stop once every `BatchWriter` clone is dropped and the
+    /// queue is empty; await the returned set to know every accepted event was committed.
+    pub fn spawn(store: Store, settings: WriterSettings) -> (Self, JoinSet<()>) {
+        let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
+        let queue: Queue = Arc::new(Mutex::new(receiver));
+        let mut tasks = JoinSet::new();
+        for _ in 0..settings.writers.max(1) {
+            tasks.spawn(run_writer(
+                store.clone(),
+                queue.clone(),
+                settings.max_batch.max(1),
+            ));
+        }
+        let writer = Self {
+            queue: sender,
+            write_timeout: settings.write_timeout,
+        };
+        (writer, tasks)
+    }
+
+    /// Stores `event` in the next batch and returns once that batch is committed.
+    pub async fn write(
+        &self,
+        event: NewEvent,
+        received_us: i64,
+    ) -> Result<InsertOutcome, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            event,
+            received_us,
+            reply,
+        };
+        let committed = async {
+            self.queue
+                .send(pending)
+                .await
+                .map_err(|_| StoreError::WriterStopped)?;
+            answer.await.map_err(|_| StoreError::WriterStopped)?
+        };
+        tokio::time::timeout(self.write_timeout, committed)
+            .await
+            .map_err(|_| StoreError::Timeout(self.write_timeout))?
+    }
+}
+
+async fn run_writer(store: Store, queue: Queue, max_batch: usize) {
+    let mut batch = Vec::with_capacity(max_batch);
+    while take_batch(&queue, &mut batch, max_batch).await > 0 {
+        let events: Vec<(&NewEvent, i64)> =
+            batch.iter().map(|p| (&p.event, p.received_us)).collect();
+        let result = insert_with_retries(&store, &events).await;
+        answer_all(&mut batch, result);
+    }
+}
+
+/// Waits for one request, then takes whatever else is already queued, up to `max`. Requests
+/// that arrive while a batch commits wait for the next one: that is what forms the batches.
+async fn take_batch(queue: &Queue, batch: &mut Vec<Pending>, max: usize) -> usize {
+    queue.lock().await.recv_many(batch, max).await
+}
+
+async fn insert_with_retries(
+    store: &Store,
+    events: &[(&NewEvent, i64)],
+) -> Result<Vec<InsertOutcome>, StoreError> {
+    let mut attempt = 0;
+    loop {
+        match store.insert_batch(events).await {
+            Err(err) if attempt < DEADLOCK_RETRIES && is_deadlock(&err) => attempt += 1,
+            result => return result.map_err(StoreError::from),
+        }
+    }
+}
+
+fn answer_all(batch: &mut Vec<Pending>, result: Result<Vec<InsertOutcome>, StoreError>) {
+    match result {
+        Ok(outcomes) => {
+            for (pending, outcome) in batch.drain(..).zip(outcomes) {
+                // A request that gave up (client gone, timeout) no longer listens; its event
+                // is committed all the same and a redelivery will be a duplicate.
+                let _ = pending.reply.send(Ok(outcome));
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = ?err, events = batch.len(), "batch commit failed");
+            for pending in batch.drain(..) {
+                let _ = pending.reply.send(Err(err.clone()));
+            }
+        }
+    }
+}
+
+/// Two receivers inserting overlapping ids can deadlock in PostgreSQL; the batch is safe to retry.
+fn is_deadlock(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "40P01" || code == "40001")
+}
