@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, Secret};
 use crate::startup::StartupError;
+use crate::store::Durability;
 
 /// The default SQLite file, relative to the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:dash-events.db";
@@ -58,6 +59,10 @@ pub struct ServeArgs {
     /// Larger deliveries get 413.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 1_048_576)]
     pub max_body_bytes: usize,
+    /// SQLite only: `full` syncs every commit (a 200 survives power loss); `normal` survives a
+    /// crash of the process, not of the machine.
+    #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = Durability::Full)]
+    pub sqlite_synchronous: Durability,
 }
 
 /// Options of `send-test`.
@@ -100,6 +105,7 @@ impl ServeArgs {
             webhook_secret_previous: non_empty(self.webhook_secret_previous).map(Secret::new),
             api_token: non_empty(self.api_token).map(Secret::new),
             max_body_bytes: self.max_body_bytes,
+            sqlite_synchronous: self.sqlite_synchronous,
         })
     }
 }
@@ -138,5 +144,6 @@ mod tests {
         assert_eq!(config.max_body_bytes, 1_048_576);
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert!(config.api_token.is_none());
+        assert_eq!(config.sqlite_synchronous, Durability::Full);
     }
 }

@@ -2,7 +2,7 @@
 
 use crate::cli::{Command, DatabaseArgs, ServeArgs};
 use crate::startup::StartupError;
-use crate::store::{Store, redact};
+use crate::store::{Durability, Store, redact};
 use crate::{http, listen, send_test, serve};
 
 /// Runs the chosen subcommand to completion.
@@ -18,7 +18,7 @@ async fn run_serve(args: ServeArgs) -> Result<(), StartupError> {
     let config = args.into_config()?;
     // Binding first settles every configuration refusal before the database is touched.
     let listener = listen::bind(&config).await?;
-    let store = Store::connect(&config.database_url).await?;
+    let store = Store::connect(&config.database_url, config.sqlite_synchronous).await?;
     let local = listener.local_addr().map_err(anyhow::Error::from)?;
     tracing::info!(database = %redact(&config.database_url), "listening on {local}");
     serve(config, store, listener, http::shutdown_signal())
@@ -27,7 +27,7 @@ async fn run_serve(args: ServeArgs) -> Result<(), StartupError> {
 }
 
 async fn run_migrate(args: DatabaseArgs) -> Result<(), StartupError> {
-    let store = Store::connect(&args.database_url).await?;
+    let store = Store::connect(&args.database_url, Durability::default()).await?;
     store.close().await;
     tracing::info!(database = %redact(&args.database_url), "migrations applied");
     Ok(())

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::store::Durability;
+
 /// A secret value (webhook key, API token) whose `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -40,6 +42,8 @@ pub struct Config {
     pub api_token: Option<Secret>,
     /// Deliveries larger than this get 413.
     pub max_body_bytes: usize,
+    /// What an acknowledged event survives on SQLite.
+    pub sqlite_synchronous: Durability,
 }
 
 impl Config {
@@ -64,6 +68,7 @@ mod tests {
             webhook_secret_previous: Some(Secret::new("old-hunter".into())),
             api_token: Some(Secret::new("tok3n".into())),
             max_body_bytes: 10,
+            sqlite_synchronous: Durability::Full,
         };
         let printed = format!("{config:?}");
         for secret in ["hunter2", "old-hunter", "tok3n"] {

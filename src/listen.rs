@@ -61,6 +61,7 @@ mod tests {
             webhook_secret_previous: None,
             api_token: token.map(|t| Secret::new(t.into())),
             max_body_bytes: 1,
+            sqlite_synchronous: crate::store::Durability::Full,
         }
     }
 

@@ -103,8 +103,8 @@ pub fn sample_data(event_type: &str, n: u64) -> Value {
         "workflow:step:complete" => {
             json!({"workflowId": "wf-1", "stepId": format!("step-{n}"), "output": "ok"})
         }
-        "budget:warning" => json!({"current": 80.0, "limit": 100.0, "percentage": 80}),
-        "budget:exceeded" => json!({"current": 101.5, "limit": 100.0}),
+        "budget:warning" => json!({"current": 80, "limit": 100, "percentage": 80}),
+        "budget:exceeded" => json!({"current": 101.5, "limit": 100}),
         "safety:block" => {
             json!({"action": "rm -rf /", "reason": "destructive command", "agentId": agent})
         }

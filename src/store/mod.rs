@@ -4,6 +4,7 @@
 
 mod batch;
 mod events;
+mod sqlite;
 mod stats;
 mod writer;
 
@@ -13,11 +14,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use events::{InsertOutcome, StoredEvent};
+pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
 pub use writer::{BatchWriter, WriterSettings};
 
@@ -25,10 +25,6 @@ use crate::startup::StartupError;
 
 /// How long a request waits for a database connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long SQLite waits for a lock held by another process before giving up (then 503).
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// SQLite readers run beside the single writer thanks to WAL.
-const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections per receiver: enough for both cores' worth of concurrent requests
 /// waiting on commits, small enough that several receivers fit under `max_connections = 100`.
 const POSTGRES_CONNECTIONS: u32 = 16;
@@ -99,36 +95,14 @@ enum Backend {
 
 impl Store {
     /// Connects to `url` and applies pending migrations.
-    pub async fn connect(url: &str) -> Result<Self, StartupError> {
+    pub async fn connect(url: &str, durability: Durability) -> Result<Self, StartupError> {
         let store = match parse_url(url)? {
-            Backend::Sqlite(options) => Self::connect_sqlite(options).await,
+            Backend::Sqlite(options) => sqlite::connect(options, durability).await,
             Backend::Postgres(options) => Self::connect_postgres(options).await,
         }
         .with_context(|| format!("cannot open the database at DATABASE_URL={}", redact(url)))?;
         store.migrate().await?;
         Ok(store)
-    }
-
-    async fn connect_sqlite(options: SqliteConnectOptions) -> anyhow::Result<Self> {
-        let in_memory = options
-            .get_filename()
-            .to_string_lossy()
-            .contains(":memory:");
-        let options = options
-            .create_if_missing(true)
-            // WAL lets readers run during a commit; FULL syncs every commit, so a 200 survives
-            // power loss, not only a crash of the process.
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
-        let writer = sqlite_pool(1).connect_with(options.clone()).await?;
-        // An in-memory database exists once per connection, so there it must also serve reads.
-        let reader = if in_memory {
-            writer.clone()
-        } else {
-            sqlite_pool(SQLITE_READERS).connect_with(options).await?
-        };
-        Ok(Self::Sqlite { writer, reader })
     }
 
     async fn connect_postgres(options: PgConnectOptions) -> anyhow::Result<Self> {
@@ -179,13 +153,6 @@ impl Store {
             Self::Postgres(pool) => pool.close().await,
         }
     }
-}
-
-fn sqlite_pool(connections: u32) -> SqlitePoolOptions {
-    SqlitePoolOptions::new()
-        .max_connections(connections)
-        .min_connections(1)
-        .acquire_timeout(ACQUIRE_TIMEOUT)
 }
 
 fn parse_url(url: &str) -> Result<Backend, StartupError> {

@@ -1,0 +1,198 @@
+//! Sending: each connection is a task that takes the next delivery from a shared counter, sends
+//! it, waits for the answer and records its latency, until the plan or the time runs out.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+
+use crate::events::{Delivery, Plan};
+
+/// Where deliveries go.
+pub struct Target {
+    addr: SocketAddr,
+    authority: String,
+    path: String,
+}
+
+impl Target {
+    /// Parses `http://127.0.0.1:PORT/path`; only loopback addresses are allowed.
+    pub fn parse(url: &str) -> anyhow::Result<Self> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow::anyhow!("--url must be http://"))?;
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let addr: SocketAddr = authority.parse()?;
+        anyhow::ensure!(
+            addr.ip().is_loopback(),
+            "the load generator only targets loopback addresses"
+        );
+        Ok(Self {
+            addr,
+            authority: authority.to_owned(),
+            path: format!("/{path}"),
+        })
+    }
+}
+
+/// Bounds of a run.
+#[derive(Clone, Copy)]
+pub struct Limits {
+    /// Concurrent connections.
+    pub connections: usize,
+    /// Longest sending time.
+    pub duration: Duration,
+}
+
+/// What the connections saw.
+pub struct Outcome {
+    /// Requests sent.
+    pub sent: u64,
+    /// 2xx answers.
+    pub ok: u64,
+    /// Other statuses.
+    pub non_2xx: u64,
+    /// Connection or protocol failures.
+    pub errors: u64,
+    /// 200 answers that said `"duplicate":false` (or, without that field, to first sends).
+    pub new_acknowledged: u64,
+    /// 200 answers that said `"duplicate":true` (or, without that field, to resends).
+    pub duplicates_acknowledged: u64,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+    /// Latency of answered requests, in microseconds.
+    pub latency_us: Histogram<u64>,
+}
+
+impl Outcome {
+    fn empty() -> Self {
+        Self {
+            sent: 0,
+            ok: 0,
+            non_2xx: 0,
+            errors: 0,
+            new_acknowledged: 0,
+            duplicates_acknowledged: 0,
+            elapsed: Duration::ZERO,
+            latency_us: Histogram::new(3).expect("valid precision"),
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.sent += other.sent;
+        self.ok += other.ok;
+        self.non_2xx += other.non_2xx;
+        self.errors += other.errors;
+        self.new_acknowledged += other.new_acknowledged;
+        self.duplicates_acknowledged += other.duplicates_acknowledged;
+        self.latency_us
+            .add(other.latency_us)
+            .expect("same precision");
+    }
+}
+
+/// Sends the plan over `limits.connections` connections and collects what they saw.
+pub async fn run(target: &Target, plan: &Plan, limits: Limits) -> Outcome {
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    let deadline = started + limits.duration;
+    let connections = (0..limits.connections).map(|_| connection(target, plan, &next, deadline));
+    let mut total = Outcome::empty();
+    for outcome in futures_util::future::join_all(connections).await {
+        total.merge(outcome);
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+async fn connection(
+    target: &Target,
+    plan: &Plan,
+    next: &AtomicUsize,
+    deadline: Instant,
+) -> Outcome {
+    let mut seen = Outcome::empty();
+    let mut sender = None;
+    while Instant::now() < deadline {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        let Some(delivery) = plan.deliveries.get(index) else {
+            break;
+        };
+        if sender.is_none() {
+            sender = connect(target).await;
+        }
+        let Some(open) = sender.as_mut() else {
+            seen.errors += 1;
+            continue;
+        };
+        seen.sent += 1;
+        let sent_at = Instant::now();
+        match send(open, target, delivery).await {
+            Ok((status, body)) => {
+                let micros = sent_at.elapsed().as_micros() as u64;
+                seen.latency_us
+                    .record(micros.max(1))
+                    .expect("auto-resizing histogram");
+                count_answer(&mut seen, status, &body, delivery);
+            }
+            Err(_) => {
+                seen.errors += 1;
+                sender = None;
+            }
+        }
+    }
+    seen
+}
+
+fn count_answer(seen: &mut Outcome, status: u16, body: &[u8], delivery: &Delivery) {
+    if !(200..300).contains(&status) {
+        seen.non_2xx += 1;
+        return;
+    }
+    seen.ok += 1;
+    let says = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
+    let duplicate = if says(b"\"duplicate\":true") {
+        true
+    } else if says(b"\"duplicate\":false") {
+        false
+    } else {
+        delivery.is_resend
+    };
+    if duplicate {
+        seen.duplicates_acknowledged += 1;
+    } else {
+        seen.new_acknowledged += 1;
+    }
+}
+
+type Sender = http1::SendRequest<Full<Bytes>>;
+
+async fn connect(target: &Target) -> Option<Sender> {
+    let stream = tokio::net::TcpStream::connect(target.addr).await.ok()?;
+    stream.set_nodelay(true).ok()?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.ok()?;
+    tokio::spawn(connection);
+    Some(sender)
+}
+
+async fn send(
+    sender: &mut Sender,
+    target: &Target,
+    delivery: &Delivery,
+) -> anyhow::Result<(u16, Bytes)> {
+    sender.ready().await?;
+    let request = hyper::Request::post(target.path.as_str())
+        .header("host", target.authority.as_str())
+        .header("content-type", "application/json")
+        .header("x-dash-signature", delivery.signature.as_str())
+        .body(Full::new(delivery.body.clone()))?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}

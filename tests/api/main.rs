@@ -1,0 +1,58 @@
+//! Black-box integration tests of `dash-events`: every test starts the real binary as a child
+//! process on a free loopback port, speaks HTTP to it with `reqwest`, and checks the promises of
+//! `api-contract.md`. Each behavioural check is written once and run against SQLite and PostgreSQL
+//! through the `both_backends!` macro; the PostgreSQL twin skips with a notice when no server is
+//! reachable, unless `DASH_EVENTS_REQUIRE_POSTGRES=1` makes that a failure.
+
+/// Runs each named `async fn check(db: TestDb)` twice, as `check::sqlite` and `check::postgres`.
+macro_rules! both_backends {
+    ($($check:ident),+ $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::backend::run(crate::backend::Backend::Sqlite, super::$check).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::backend::run(crate::backend::Backend::Postgres, super::$check).await;
+            }
+        }
+    )+};
+}
+
+/// Runs each named `async fn check(db: TestDb)` on PostgreSQL only, as `check::postgres`.
+macro_rules! postgres_only {
+    ($($check:ident),+ $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::backend::run(crate::backend::Backend::Postgres, super::$check).await;
+            }
+        }
+    )+};
+}
+
+mod backend;
+mod helpers;
+mod launch;
+mod process;
+mod server;
+
+mod auth;
+mod config;
+mod content;
+mod duplicates;
+mod event_lookup;
+mod events_query;
+mod multi_receiver;
+mod operations;
+mod pagination;
+mod rejections;
+mod send_test;
+mod shutdown;
+mod startup;
+mod stats;
+mod unavailable;
+mod validation;
+mod webhooks;
