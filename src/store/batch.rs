@@ -1,31 +1,38 @@
-//! Inserting a batch of events with one statement, which commits on its own: one commit (one
-//! fsync) per batch, and no statement journal, which an explicit transaction around a multi-row
-//! insert would make SQLite write. Rows are inserted in id order, so two receivers inserting
-//! overlapping batches lock keys in the same order; an id already stored is skipped by the
-//! database. The stored hashes of the skipped ids are read afterwards (rows are never updated, so
-//! the read cannot see a different version) and decide duplicate or conflict.
+//! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
+//! stored, one upsert of the hourly totals of the events it did insert, one commit (one fsync).
+//! Rows are inserted in id order and totals in (type, hour) order, so two receivers writing
+//! overlapping batches take their locks in the same order. The stored hashes of the skipped ids
+//! decide duplicate or conflict.
 
 use std::collections::{HashMap, HashSet};
 
 use sqlx::QueryBuilder;
 
-use super::{InsertOutcome, Store, on_pool};
+use super::{InsertOutcome, Store, on_pool, rollup};
 use crate::event::NewEvent;
 
 const INSERT_EVENTS: &str =
     "insert into events (id, type, ts_us, received_us, content_hash, cost, duration_ms, body) ";
 const SELECT_HASHES: &str = "select id, content_hash from events where id in (";
+const UPSERT_STATS: &str = "insert into event_stats \
+    (type, hour_us, shard, events, cost_sum, duration_sum, duration_count) ";
+const UPSERT_STATS_CONFLICT: &str = " on conflict (type, hour_us, shard) do update set \
+    events = event_stats.events + excluded.events, \
+    cost_sum = event_stats.cost_sum + excluded.cost_sum, \
+    duration_sum = event_stats.duration_sum + excluded.duration_sum, \
+    duration_count = event_stats.duration_count + excluded.duration_count";
 
 impl Store {
-    /// Stores each `(event, received_us)` whose id is free, in one atomic statement, and returns
-    /// the outcome of each, in order.
+    /// Stores each `(event, received_us)` whose id is free and adds them to the hourly totals
+    /// (in row `shard` of their hour), in one transaction; returns the outcome of each, in order.
     pub async fn insert_batch(
         &self,
         events: &[(&NewEvent, i64)],
+        shard: i32,
     ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
         let rows = first_of_each_id(events);
         let (inserted, stored): (Vec<String>, Vec<(String, Vec<u8>)>) = on_pool!(self, write, pool => {
-
+            let mut tx = pool.begin().await?;
             let mut insert = QueryBuilder::new(INSERT_EVENTS);
             insert.push_values(&rows, |mut row, (event, received_us)| {
                 row.push_bind(event.id.as_str())
@@ -38,8 +45,24 @@ impl Store {
                     .push_bind(event.body.as_ref());
             });
             insert.push(" on conflict (id) do nothing returning id");
-            let inserted: Vec<String> = insert.build_query_scalar().fetch_all(pool).await?;
-            let taken = already_stored(&rows, &inserted);
+            let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+            let fresh: HashSet<&str> = inserted.iter().map(String::as_str).collect();
+            let buckets = rollup::buckets(rows.iter().map(|(e, _)| *e).filter(|e| fresh.contains(e.id.as_str())));
+            if !buckets.is_empty() {
+                let mut upsert = QueryBuilder::new(UPSERT_STATS);
+                upsert.push_values(&buckets, |mut row, bucket| {
+                    row.push_bind(bucket.event_type)
+                        .push_bind(bucket.hour_us)
+                        .push_bind(shard)
+                        .push_bind(bucket.events)
+                        .push_bind(bucket.cost_sum)
+                        .push_bind(bucket.duration_sum)
+                        .push_bind(bucket.duration_count);
+                });
+                upsert.push(UPSERT_STATS_CONFLICT);
+                upsert.build().execute(&mut *tx).await?;
+            }
+            let taken: Vec<&str> = rows.iter().map(|(e, _)| e.id.as_str()).filter(|id| !fresh.contains(id)).collect();
             let stored = if taken.is_empty() {
                 Vec::new()
             } else {
@@ -49,8 +72,9 @@ impl Store {
                     ids.push_bind(*id);
                 }
                 select.push(")");
-                select.build_query_as().fetch_all(pool).await?
+                select.build_query_as().fetch_all(&mut *tx).await?
             };
+            tx.commit().await?;
             (inserted, stored)
         });
         Ok(outcomes(events, &inserted, stored))
@@ -67,14 +91,6 @@ fn first_of_each_id<'a>(events: &[(&'a NewEvent, i64)]) -> Vec<(&'a NewEvent, i6
         .collect();
     rows.sort_unstable_by(|a, b| a.0.id.cmp(&b.0.id));
     rows
-}
-
-fn already_stored<'a>(rows: &[(&'a NewEvent, i64)], inserted: &[String]) -> Vec<&'a str> {
-    let inserted: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-    rows.iter()
-        .map(|(e, _)| e.id.as_str())
-        .filter(|id| !inserted.contains(id))
-        .collect()
 }
 
 /// Decides each event's outcome: the first event of a newly inserted id is `Stored`; every other

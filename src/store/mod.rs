@@ -4,6 +4,7 @@
 
 mod batch;
 mod events;
+mod rollup;
 mod sqlite;
 mod stats;
 mod writer;
@@ -30,6 +31,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const POSTGRES_CONNECTIONS: u32 = 16;
 /// Concurrent batch commits per receiver on PostgreSQL; the other connections serve queries.
 const POSTGRES_WRITERS: usize = 4;
+/// Rows each hour's totals are spread over on PostgreSQL, so that concurrent batches (from this
+/// receiver's writers and from other receivers) rarely wait on the same row lock.
+const POSTGRES_STAT_SHARDS: i32 = 16;
 
 /// Events per transaction: large enough that one fsync covers a burst from many connections.
 const MAX_BATCH: usize = 256;
@@ -127,13 +131,14 @@ impl Store {
     /// How the group-commit writers batch on this backend: SQLite has one writer (it serialises
     /// writes anyway); PostgreSQL overlaps several commits.
     pub fn writer_settings(&self) -> WriterSettings {
-        let writers = match self {
-            Self::Sqlite { .. } => 1,
-            Self::Postgres(_) => POSTGRES_WRITERS,
+        let (writers, stat_shards) = match self {
+            Self::Sqlite { .. } => (1, 1),
+            Self::Postgres(_) => (POSTGRES_WRITERS, POSTGRES_STAT_SHARDS),
         };
         WriterSettings {
             max_batch: MAX_BATCH,
             writers,
+            stat_shards,
             write_timeout: WRITE_TIMEOUT,
         }
     }

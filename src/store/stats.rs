@@ -1,13 +1,20 @@
-//! Summary statistics over a time window, computed by the database so they survive restarts.
+//! Summary statistics over a time window, computed by the database so they survive restarts:
+//! whole hours from the maintained hourly totals, the partial hours at the ends of the window
+//! from the events themselves (see `rollup`).
 
 use std::collections::BTreeMap;
 
-use super::{Store, on_pool};
+use super::{Store, on_pool, rollup};
 use crate::query::TimeRange;
 
-const SELECT_STATS: &str = "select type, count(*) as events, sum(cost) as cost, \
+const SELECT_EVENT_TOTALS: &str = "select type, count(*) as events, sum(cost) as cost, \
     sum(duration_ms) as duration_sum, count(duration_ms) as duration_count \
     from events where ts_us >= $1 and ts_us < $2 group by type";
+// sum() of bigint is numeric in PostgreSQL; the casts keep both backends answering bigint.
+const SELECT_HOURLY_TOTALS: &str = "select type, cast(sum(events) as bigint) as events, \
+    sum(cost_sum) as cost, sum(duration_sum) as duration_sum, \
+    cast(sum(duration_count) as bigint) as duration_count \
+    from event_stats where hour_us >= $1 and hour_us < $2 group by type";
 
 /// The aggregates of one event type.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -40,7 +47,8 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Folds per-type rows into the totals.
+    /// Folds per-type rows (several per type when a window has whole and partial hours) into the
+    /// totals.
     pub fn from_rows(rows: Vec<TypeStats>) -> Self {
         let duration_sum: f64 = rows.iter().filter_map(|r| r.duration_sum).sum();
         let duration_count: i64 = rows.iter().map(|r| r.duration_count).sum();
@@ -48,15 +56,11 @@ impl Stats {
             total_events: rows.iter().map(|r| r.events).sum(),
             total_cost: rows.iter().filter_map(|r| r.cost).sum(),
             avg_duration_ms: (duration_count > 0).then(|| duration_sum / duration_count as f64),
-            event_counts: rows
-                .into_iter()
-                .map(|r| {
-                    (
-                        String::from_utf8_lossy(&r.event_type).into_owned(),
-                        r.events,
-                    )
-                })
-                .collect(),
+            event_counts: rows.into_iter().fold(BTreeMap::new(), |mut counts, r| {
+                let event_type = String::from_utf8_lossy(&r.event_type).into_owned();
+                *counts.entry(event_type).or_insert(0) += r.events;
+                counts
+            }),
         }
     }
 }
@@ -64,14 +68,25 @@ impl Stats {
 impl Store {
     /// Statistics over events whose timestamp falls in `range`.
     pub async fn stats(&self, range: TimeRange) -> Result<Stats, sqlx::Error> {
-        let rows: Vec<TypeStats> = on_pool!(self, read, pool => {
-            sqlx::query_as(SELECT_STATS)
-                .bind(range.since_us)
-                .bind(range.until_us)
-                .fetch_all(pool)
-                .await?
-        });
+        let split = rollup::split(range);
+        let mut rows = Vec::new();
+        if let Some(hours) = split.hours {
+            rows.extend(self.totals(SELECT_HOURLY_TOTALS, hours).await?);
+        }
+        for edge in split.edges {
+            rows.extend(self.totals(SELECT_EVENT_TOTALS, edge).await?);
+        }
         Ok(Stats::from_rows(rows))
+    }
+
+    async fn totals(
+        &self,
+        sql: &'static str,
+        range: TimeRange,
+    ) -> Result<Vec<TypeStats>, sqlx::Error> {
+        on_pool!(self, read, pool => {
+            sqlx::query_as(sql).bind(range.since_us).bind(range.until_us).fetch_all(pool).await
+        })
     }
 }
 
@@ -105,6 +120,22 @@ mod tests {
         assert_eq!(stats.total_cost, 1.5);
         assert_eq!(stats.avg_duration_ms, Some(2250.0));
         assert_eq!(stats.event_counts["budget:warning"], 2);
+    }
+
+    #[test]
+    fn rows_of_one_type_from_hours_and_edges_add_up() {
+        let stats = Stats::from_rows(vec![
+            row("a", 2, Some(1.0), None),
+            row("a", 3, Some(0.5), Some((10.0, 1))),
+        ]);
+        assert_eq!(
+            (
+                stats.total_events,
+                stats.event_counts["a"],
+                stats.total_cost
+            ),
+            (5, 5, 1.5)
+        );
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub struct WriterSettings {
     pub max_batch: usize,
     /// Writer tasks; each commits its own batches, so commits overlap on a server database.
     pub writers: usize,
+    /// How many rows each hour's totals are spread over (see `insert_batch`).
+    pub stat_shards: i32,
     /// Longest a request waits for its commit before answering 503.
     pub write_timeout: Duration,
 }
@@ -51,11 +53,7 @@ impl BatchWriter {
         let queue: Queue = Arc::new(Mutex::new(receiver));
         let mut tasks = JoinSet::new();
         for _ in 0..settings.writers.max(1) {
-            tasks.spawn(run_writer(
-                store.clone(),
-                queue.clone(),
-                settings.max_batch.max(1),
-            ));
+            tasks.spawn(run_writer(store.clone(), queue.clone(), settings));
         }
         let writer = Self {
             queue: sender,
@@ -89,12 +87,14 @@ impl BatchWriter {
     }
 }
 
-async fn run_writer(store: Store, queue: Queue, max_batch: usize) {
+async fn run_writer(store: Store, queue: Queue, settings: WriterSettings) {
+    let max_batch = settings.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
     while take_batch(&queue, &mut batch, max_batch).await > 0 {
         let events: Vec<(&NewEvent, i64)> =
             batch.iter().map(|p| (&p.event, p.received_us)).collect();
-        let result = insert_with_retries(&store, &events).await;
+        let shard = fastrand::i32(0..settings.stat_shards.max(1));
+        let result = insert_with_retries(&store, &events, shard).await;
         answer_all(&mut batch, result);
     }
 }
@@ -108,10 +108,11 @@ async fn take_batch(queue: &Queue, batch: &mut Vec<Pending>, max: usize) -> usiz
 async fn insert_with_retries(
     store: &Store,
     events: &[(&NewEvent, i64)],
+    shard: i32,
 ) -> Result<Vec<InsertOutcome>, StoreError> {
     let mut attempt = 0;
     loop {
-        match store.insert_batch(events).await {
+        match store.insert_batch(events, shard).await {
             Err(err) if attempt < DEADLOCK_RETRIES && is_deadlock(&err) => attempt += 1,
             result => return result.map_err(StoreError::from),
         }
