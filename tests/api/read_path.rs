@@ -1,0 +1,173 @@
+//! The read path at scale: with a million events stored, a page of one type since a time, the
+//! pages after it, and the recent events are all read through an index (the plans are printed,
+//! so `cargo test read_path -- --nocapture` shows them), and `/stats` sums hourly totals instead
+//! of scanning. Timings are printed, never asserted.
+
+use std::time::Instant;
+
+use dash_events::cursor::Cursor;
+use dash_events::query::{ListParams, TimeRange};
+use dash_events::store::{Durability, Store};
+
+use crate::backend::{Backend, TestDb};
+
+const EVENTS: i64 = 1_000_000;
+const MONTH_US: i64 = 30 * 24 * 3_600_000_000;
+const START_US: i64 = 1_790_000_000_000_000;
+
+const FILL_SQLITE: &str = "with recursive n(i) as (select 0 union all select i + 1 from n where i < $1 - 1) \
+    insert into events (id, type, ts_us, received_us, content_hash, cost, duration_ms, body) \
+    select printf('evt-%07d', i), cast('type-' || (i % 12) as blob), $2 + abs(random()) % $3, 0, \
+           x'00', 0.01, 1000.0, cast('{}' as blob) from n";
+const FILL_POSTGRES: &str = "insert into events (id, type, ts_us, received_us, content_hash, cost, duration_ms, body) \
+    select 'evt-' || lpad(i::text, 7, '0'), convert_to('type-' || (i % 12), 'UTF8'), \
+           $2 + (random() * ($3 - 1))::bigint, 0, '\\x00'::bytea, 0.01, 1000.0, '\\x7b7d'::bytea \
+    from generate_series(0, $1 - 1) as i";
+// The same backfill migration 0002 runs, for the rows inserted behind the writer's back.
+const FILL_STATS: &str = "insert into event_stats (type, hour_us, shard, events, cost_sum, duration_sum, duration_count) \
+    select type, ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000, 0, count(*), \
+           coalesce(sum(cost), 0), coalesce(sum(duration_ms), 0), count(duration_ms) \
+    from events group by type, ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000";
+
+both_backends!(pages_of_a_million_events_are_read_through_an_index);
+
+async fn pages_of_a_million_events_are_read_through_an_index(db: TestDb) {
+    let store = Store::connect(db.url(), Durability::Normal)
+        .await
+        .expect("connect");
+    fill(&db).await;
+
+    let since = START_US + MONTH_US / 2;
+    let mut params = list_params(Some("type-3"), since);
+    assert_plan_uses(&store, &params, "events_by_type_time").await;
+    let started = Instant::now();
+    let mut rows = store.list_events(&params).await.expect("first page");
+    for _ in 0..5 {
+        let last = &rows[params.limit as usize - 1];
+        params.cursor = Some(Cursor {
+            timestamp_us: last.ts_us,
+            id: last.id.clone(),
+        });
+        rows = store.list_events(&params).await.expect("next page");
+        assert_eq!(rows.len(), 101, "a full page and the look-ahead row");
+        assert!(rows.iter().all(|r| r.ts_us >= since));
+    }
+    eprintln!(
+        "{:?}: 6 pages of type-3 since S in {:?}",
+        db.backend(),
+        started.elapsed()
+    );
+    assert_plan_uses(&store, &params, "events_by_type_time").await;
+    assert_plan_uses(&store, &list_params(None, i64::MIN), "events_by_time").await;
+    let deep = Cursor {
+        timestamp_us: since + 1_000_000,
+        id: "evt-0000000".into(),
+    };
+    params.cursor = Some(deep);
+    let started = Instant::now();
+    store
+        .list_events(&params)
+        .await
+        .expect("a page deep in the log");
+    eprintln!(
+        "{:?}: a page ~40 000 events deep in {:?}",
+        db.backend(),
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    let stats = store.stats(TimeRange::ALL).await.expect("stats");
+    eprintln!(
+        "{:?}: stats over 10^6 events in {:?}",
+        db.backend(),
+        started.elapsed()
+    );
+    assert_eq!(stats.total_events, EVENTS);
+    let week = TimeRange {
+        since_us: since + 1_234_567,
+        until_us: since + MONTH_US / 4,
+    };
+    let started = Instant::now();
+    let partial = store.stats(week).await.expect("stats of a week");
+    eprintln!(
+        "{:?}: stats of an unaligned week in {:?}",
+        db.backend(),
+        started.elapsed()
+    );
+    assert!(partial.total_events > 0 && partial.total_events < EVENTS);
+    store.close().await;
+}
+
+async fn fill(db: &TestDb) {
+    let started = Instant::now();
+    match db.backend() {
+        Backend::Sqlite => {
+            let mut conn = db.sqlite().await;
+            for sql in [FILL_SQLITE, FILL_STATS] {
+                sqlx::query(sql)
+                    .bind(EVENTS)
+                    .bind(START_US)
+                    .bind(MONTH_US)
+                    .execute(&mut conn)
+                    .await
+                    .expect(sql);
+            }
+        }
+        Backend::Postgres => {
+            let mut conn = db.postgres().await;
+            sqlx::query(FILL_POSTGRES)
+                .bind(EVENTS)
+                .bind(START_US)
+                .bind(MONTH_US)
+                .execute(&mut conn)
+                .await
+                .expect("fill");
+            sqlx::query(FILL_STATS)
+                .execute(&mut conn)
+                .await
+                .expect("fill stats");
+            sqlx::query("analyze")
+                .execute(&mut conn)
+                .await
+                .expect("analyze");
+        }
+    }
+    eprintln!(
+        "{:?}: stored {EVENTS} events in {:?}",
+        db.backend(),
+        started.elapsed()
+    );
+}
+
+fn list_params(event_type: Option<&str>, since_us: i64) -> ListParams {
+    ListParams {
+        types: event_type.map(str::to_owned).into_iter().collect(),
+        range: TimeRange {
+            since_us,
+            until_us: i64::MAX,
+        },
+        limit: 100,
+        cursor: None,
+    }
+}
+
+async fn assert_plan_uses(store: &Store, params: &ListParams, index: &str) {
+    let plan = store
+        .list_events_plan(params)
+        .await
+        .expect("explain")
+        .join("\n");
+    eprintln!(
+        "plan for types={:?} cursor={}:\n{plan}",
+        params.types,
+        params.cursor.is_some()
+    );
+    assert!(
+        plan.contains(index),
+        "the plan does not use {index}:\n{plan}"
+    );
+    assert!(
+        !plan.contains("Seq Scan") && !plan.contains("SCAN events"),
+        "a full scan:\n{plan}"
+    );
+}
