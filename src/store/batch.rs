@@ -1,10 +1,11 @@
 //! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
-//! stored, one upsert of the hourly totals of the events it did insert, one commit (one fsync).
-//! Rows are inserted in id order and totals in (type, hour) order, so two receivers writing
+//! stored, then for the events it did insert their types and an upsert of their daily totals, and
+//! one commit (one fsync).
+//! Rows are inserted in id order and totals in (type, day) order, so two receivers writing
 //! overlapping batches take their locks in the same order. The stored hashes of the skipped ids
 //! decide duplicate or conflict.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::QueryBuilder;
 
@@ -13,18 +14,19 @@ use crate::event::NewEvent;
 
 const INSERT_EVENTS: &str =
     "insert into events (id, type, ts_us, received_us, content_hash, cost, duration_ms, body) ";
+const INSERT_TYPES: &str = "insert into event_types (type) ";
 const SELECT_HASHES: &str = "select id, content_hash from events where id in (";
 const UPSERT_STATS: &str = "insert into event_stats \
-    (type, hour_us, shard, events, cost_sum, duration_sum, duration_count) ";
-const UPSERT_STATS_CONFLICT: &str = " on conflict (type, hour_us, shard) do update set \
+    (type, day_us, shard, events, cost_sum, duration_sum, duration_count) ";
+const UPSERT_STATS_CONFLICT: &str = " on conflict (type, day_us, shard) do update set \
     events = event_stats.events + excluded.events, \
     cost_sum = event_stats.cost_sum + excluded.cost_sum, \
     duration_sum = event_stats.duration_sum + excluded.duration_sum, \
     duration_count = event_stats.duration_count + excluded.duration_count";
 
 impl Store {
-    /// Stores each `(event, received_us)` whose id is free and adds them to the hourly totals
-    /// (in row `shard` of their hour), in one transaction; returns the outcome of each, in order.
+    /// Stores each `(event, received_us)` whose id is free and adds them to the daily totals
+    /// (in row `shard` of their day), in one transaction; returns the outcome of each, in order.
     pub async fn insert_batch(
         &self,
         events: &[(&NewEvent, i64)],
@@ -48,11 +50,20 @@ impl Store {
             let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
             let fresh: HashSet<&str> = inserted.iter().map(String::as_str).collect();
             let buckets = rollup::buckets(rows.iter().map(|(e, _)| *e).filter(|e| fresh.contains(e.id.as_str())));
+            let new_types: BTreeSet<&[u8]> = buckets.iter().map(|b| b.event_type).collect();
+            if !new_types.is_empty() {
+                let mut types = QueryBuilder::new(INSERT_TYPES);
+                types.push_values(&new_types, |mut row, event_type| {
+                    row.push_bind(*event_type);
+                });
+                types.push(" on conflict (type) do nothing");
+                types.build().execute(&mut *tx).await?;
+            }
             if !buckets.is_empty() {
                 let mut upsert = QueryBuilder::new(UPSERT_STATS);
                 upsert.push_values(&buckets, |mut row, bucket| {
                     row.push_bind(bucket.event_type)
-                        .push_bind(bucket.hour_us)
+                        .push_bind(bucket.day_us)
                         .push_bind(shard)
                         .push_bind(bucket.events)
                         .push_bind(bucket.cost_sum)

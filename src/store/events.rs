@@ -6,7 +6,8 @@ use super::{Store, on_pool};
 use crate::query::ListParams;
 
 const SELECT_EVENT: &str = "select id, ts_us, received_us, body from events where id = $1";
-const SELECT_EVENTS: &str = "select id, ts_us, received_us, body from events where ts_us >= ";
+const SELECT_EVENTS: &str = "select id, ts_us, received_us, body from events where type = ";
+const SELECT_TYPES: &str = "select type from event_types";
 
 /// What storing a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,54 +55,102 @@ impl Store {
     /// One page of events matching `params`, newest first, with one extra row (if there is
     /// one) so the caller knows whether another page follows.
     pub async fn list_events(&self, params: &ListParams) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        let types = self.types_to_read(params).await?;
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
         on_pool!(self, read, pool => {
-            let mut query = QueryBuilder::new(SELECT_EVENTS);
-            push_list_filters(&mut query, params);
+            let mut query = QueryBuilder::new("");
+            push_page_query(&mut query, &types, params);
             query.build_query_as().fetch_all(pool).await
         })
     }
 
     /// The database's plan for `list_events(params)`, one line per step: the evidence that
-    /// the pages are read through an index.
+    /// pages are read through the index.
     pub async fn list_events_plan(&self, params: &ListParams) -> Result<Vec<String>, sqlx::Error> {
+        let types = self.types_to_read(params).await?;
+        if types.is_empty() {
+            return Ok(vec!["no event types stored: nothing to read".into()]);
+        }
         match self {
             Self::Sqlite { reader, .. } => {
                 let mut query = QueryBuilder::new("explain query plan ");
-                query.push(SELECT_EVENTS);
-                push_list_filters(&mut query, params);
+                push_page_query(&mut query, &types, params);
                 let steps: Vec<(i64, i64, i64, String)> =
                     query.build_query_as().fetch_all(reader).await?;
                 Ok(steps.into_iter().map(|step| step.3).collect())
             }
             Self::Postgres(pool) => {
                 let mut query = QueryBuilder::new("explain ");
-                query.push(SELECT_EVENTS);
-                push_list_filters(&mut query, params);
+                push_page_query(&mut query, &types, params);
                 query.build_query_scalar().fetch_all(pool).await
             }
         }
     }
+
+    /// Every type ever stored.
+    pub async fn known_types(&self) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+        on_pool!(self, read, pool => sqlx::query_scalar(SELECT_TYPES).fetch_all(pool).await)
+    }
+
+    async fn types_to_read(&self, params: &ListParams) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+        if params.types.is_empty() {
+            self.known_types().await
+        } else {
+            Ok(params.types.iter().map(|t| t.as_bytes().to_vec()).collect())
+        }
+    }
 }
 
-/// The filters, keyset position, order and limit of a page, after `SELECT_EVENTS`. Only
-/// placeholders are pushed into the SQL: every value travels as a bound parameter.
-fn push_list_filters<'a, DB>(query: &mut QueryBuilder<'a, DB>, params: &'a ListParams)
-where
+/// A page over `types`: one index range per type, each already in page order and cut at the
+/// page size, merged by an outer sort of at most `types × (limit + 1)` rows. (A single
+/// `type in (…)` range would make the database sort every matching event.)
+fn push_page_query<'a, DB>(
+    query: &mut QueryBuilder<'a, DB>,
+    types: &'a [Vec<u8>],
+    params: &'a ListParams,
+) where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
 {
-    query.push_bind(params.range.since_us);
-    query.push(" and ts_us < ").push_bind(params.range.until_us);
-    if !params.types.is_empty() {
-        query.push(" and type in (");
-        let mut types = query.separated(", ");
-        for event_type in &params.types {
-            types.push_bind(event_type.as_bytes());
-        }
-        query.push(")");
+    let page = i64::from(params.limit) + 1;
+    if let [event_type] = types {
+        push_type_range(query, event_type, params);
+        return;
     }
+    for (n, event_type) in types.iter().enumerate() {
+        if n > 0 {
+            query.push(" union all ");
+        }
+        query.push("select * from (");
+        push_type_range(query, event_type, params);
+        // A generated alias, not input: derived tables must be named in PostgreSQL.
+        query.push(format_args!(") as t{n}"));
+    }
+    query
+        .push(" order by ts_us desc, id desc limit ")
+        .push_bind(page);
+}
+
+/// The events of one type in the window, after the cursor, newest first, one page and one.
+fn push_type_range<'a, DB>(
+    query: &mut QueryBuilder<'a, DB>,
+    event_type: &'a [u8],
+    params: &'a ListParams,
+) where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    &'a [u8]: Encode<'a, DB> + Type<DB>,
+{
+    query.push(SELECT_EVENTS).push_bind(event_type);
+    query
+        .push(" and ts_us >= ")
+        .push_bind(params.range.since_us);
+    query.push(" and ts_us < ").push_bind(params.range.until_us);
     if let Some(cursor) = &params.cursor {
         // The plain bound lets SQLite start the index scan at the cursor; it does not use the
         // row value alone as a range bound, and would walk every newer entry to get there.

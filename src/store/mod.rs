@@ -31,7 +31,7 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 const POSTGRES_CONNECTIONS: u32 = 16;
 /// Concurrent batch commits per receiver on PostgreSQL; the other connections serve queries.
 const POSTGRES_WRITERS: usize = 4;
-/// Rows each hour's totals are spread over on PostgreSQL, so that concurrent batches (from this
+/// Rows each day's totals are spread over on PostgreSQL, so that concurrent batches (from this
 /// receiver's writers and from other receivers) rarely wait on the same row lock.
 const POSTGRES_STAT_SHARDS: i32 = 16;
 

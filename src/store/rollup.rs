@@ -1,22 +1,22 @@
-//! The hourly totals behind `/stats`. A batch adds the events it inserted to their hour's row
-//! (in the same transaction); a query sums whole hours from those rows and reads only the
-//! partial hours at either end of its window from the events themselves.
+//! The daily totals behind `/stats`. A batch adds the events it inserted to their day's row
+//! (in the same transaction); a query sums whole days from those rows and reads only the
+//! partial days at either end of its window from the events themselves.
 
 use std::collections::BTreeMap;
 
 use crate::event::NewEvent;
 use crate::query::TimeRange;
 
-/// One hour in microseconds.
-pub const HOUR_US: i64 = 3_600_000_000;
+/// One day in microseconds.
+pub const DAY_US: i64 = 86_400_000_000;
 
-/// The totals one batch adds to one `(type, hour)` row.
+/// The totals one batch adds to one `(type, day)` row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bucket<'a> {
     /// The event type, as stored.
     pub event_type: &'a [u8],
-    /// The start of the hour, µs since the epoch.
-    pub hour_us: i64,
+    /// The start of the day, µs since the epoch.
+    pub day_us: i64,
     /// Events added.
     pub events: i64,
     /// Sum of their numeric costs.
@@ -27,14 +27,14 @@ pub struct Bucket<'a> {
     pub duration_count: i64,
 }
 
-/// Totals per `(type, hour)` of `inserted`, sorted by that key (the order rows are locked in).
+/// Totals per `(type, day)` of `inserted`, sorted by that key (the order rows are locked in).
 pub fn buckets<'a>(inserted: impl IntoIterator<Item = &'a NewEvent>) -> Vec<Bucket<'a>> {
     let mut by_key: BTreeMap<(&[u8], i64), Bucket<'a>> = BTreeMap::new();
     for event in inserted {
-        let key = (event.event_type.as_bytes(), floor_hour(event.timestamp_us));
+        let key = (event.event_type.as_bytes(), floor_day(event.timestamp_us));
         let bucket = by_key.entry(key).or_insert_with(|| Bucket {
             event_type: key.0,
-            hour_us: key.1,
+            day_us: key.1,
             events: 0,
             cost_sum: 0.0,
             duration_sum: 0.0,
@@ -50,39 +50,39 @@ pub fn buckets<'a>(inserted: impl IntoIterator<Item = &'a NewEvent>) -> Vec<Buck
     by_key.into_values().collect()
 }
 
-/// How a stats window splits: whole hours read from the buckets, the rest from the events.
+/// How a stats window splits: whole days read from the buckets, the rest from the events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
-    /// Whole hours `[since, until)`, both on hour boundaries; `None` when there is none.
-    pub hours: Option<TimeRange>,
+    /// Whole days `[since, until)`, both on day boundaries; `None` when there is none.
+    pub days: Option<TimeRange>,
     /// Partial ranges read from the events table.
     pub edges: Vec<TimeRange>,
 }
 
-/// Splits `range` into whole hours and the partial hours around them.
+/// Splits `range` into whole days and the partial days around them.
 pub fn split(range: TimeRange) -> Split {
-    let first_hour = ceil_hour(range.since_us);
-    let last_hour = floor_hour(range.until_us);
-    if first_hour >= last_hour {
+    let first_day = ceil_day(range.since_us);
+    let last_day = floor_day(range.until_us);
+    if first_day >= last_day {
         return Split {
-            hours: None,
+            days: None,
             edges: vec![range],
         };
     }
     let edges = [
         TimeRange {
             since_us: range.since_us,
-            until_us: first_hour,
+            until_us: first_day,
         },
         TimeRange {
-            since_us: last_hour,
+            since_us: last_day,
             until_us: range.until_us,
         },
     ];
     Split {
-        hours: Some(TimeRange {
-            since_us: first_hour,
-            until_us: last_hour,
+        days: Some(TimeRange {
+            since_us: first_day,
+            until_us: last_day,
         }),
         edges: edges
             .into_iter()
@@ -91,18 +91,18 @@ pub fn split(range: TimeRange) -> Split {
     }
 }
 
-/// The start of the hour holding `micros`.
-pub fn floor_hour(micros: i64) -> i64 {
+/// The start of the day holding `micros`.
+pub fn floor_day(micros: i64) -> i64 {
     // Saturates at i64::MIN, the "no lower bound" of an open window.
-    micros.saturating_sub(micros.rem_euclid(HOUR_US))
+    micros.saturating_sub(micros.rem_euclid(DAY_US))
 }
 
-fn ceil_hour(micros: i64) -> i64 {
-    let floor = floor_hour(micros);
+fn ceil_day(micros: i64) -> i64 {
+    let floor = floor_day(micros);
     if floor == micros {
         micros
     } else {
-        floor.saturating_add(HOUR_US)
+        floor.saturating_add(DAY_US)
     }
 }
 
@@ -129,17 +129,17 @@ mod tests {
     }
 
     #[test]
-    fn events_are_summed_per_type_and_hour() {
+    fn events_are_summed_per_type_and_day() {
         let events = [
             event("a", 10, Some(1.0), Some(100.0)),
-            event("a", HOUR_US - 1, Some(0.5), None),
-            event("a", HOUR_US, None, Some(300.0)),
+            event("a", DAY_US - 1, Some(0.5), None),
+            event("a", DAY_US, None, Some(300.0)),
             event("b", 20, None, None),
         ];
         let result = buckets(&events);
         assert_eq!(result.len(), 3);
         assert_eq!(
-            (result[0].event_type, result[0].hour_us, result[0].events),
+            (result[0].event_type, result[0].day_us, result[0].events),
             (&b"a"[..], 0, 2)
         );
         assert_eq!(
@@ -150,41 +150,41 @@ mod tests {
             ),
             (1.5, 100.0, 1)
         );
-        assert_eq!((result[1].hour_us, result[1].duration_count), (HOUR_US, 1));
+        assert_eq!((result[1].day_us, result[1].duration_count), (DAY_US, 1));
         assert_eq!(result[2].event_type, b"b");
     }
 
     #[test]
-    fn hours_floor_towards_the_past_also_before_1970() {
-        assert_eq!(floor_hour(0), 0);
-        assert_eq!(floor_hour(HOUR_US + 5), HOUR_US);
-        assert_eq!(floor_hour(-1), -HOUR_US);
+    fn days_floor_towards_the_past_also_before_1970() {
+        assert_eq!(floor_day(0), 0);
+        assert_eq!(floor_day(DAY_US + 5), DAY_US);
+        assert_eq!(floor_day(-1), -DAY_US);
     }
 
     #[test]
-    fn a_window_splits_into_whole_hours_and_edges() {
+    fn a_window_splits_into_whole_days_and_edges() {
         let range = TimeRange {
-            since_us: HOUR_US / 2,
-            until_us: 3 * HOUR_US + 7,
+            since_us: DAY_US / 2,
+            until_us: 3 * DAY_US + 7,
         };
         let result = split(range);
         assert_eq!(
-            result.hours,
+            result.days,
             Some(TimeRange {
-                since_us: HOUR_US,
-                until_us: 3 * HOUR_US
+                since_us: DAY_US,
+                until_us: 3 * DAY_US
             })
         );
         assert_eq!(
             result.edges,
             [
                 TimeRange {
-                    since_us: HOUR_US / 2,
-                    until_us: HOUR_US
+                    since_us: DAY_US / 2,
+                    until_us: DAY_US
                 },
                 TimeRange {
-                    since_us: 3 * HOUR_US,
-                    until_us: 3 * HOUR_US + 7
+                    since_us: 3 * DAY_US,
+                    until_us: 3 * DAY_US + 7
                 },
             ]
         );
@@ -193,19 +193,19 @@ mod tests {
     #[test]
     fn aligned_and_unbounded_windows_have_no_empty_edges() {
         let aligned = split(TimeRange {
-            since_us: HOUR_US,
-            until_us: 2 * HOUR_US,
+            since_us: DAY_US,
+            until_us: 2 * DAY_US,
         });
         assert!(aligned.edges.is_empty());
         let all = split(TimeRange::ALL);
-        assert!(all.hours.is_some());
+        assert!(all.days.is_some());
         for edge in all.edges {
             assert!(edge.since_us < edge.until_us);
         }
     }
 
     #[test]
-    fn a_window_inside_one_hour_is_read_from_the_events() {
+    fn a_window_inside_one_day_is_read_from_the_events() {
         let range = TimeRange {
             since_us: 10,
             until_us: 20,
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(
             split(range),
             Split {
-                hours: None,
+                days: None,
                 edges: vec![range]
             }
         );

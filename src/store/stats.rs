@@ -1,20 +1,22 @@
 //! Summary statistics over a time window, computed by the database so they survive restarts:
-//! whole hours from the maintained hourly totals, the partial hours at the ends of the window
+//! whole days from the maintained daily totals, the partial days at the ends of the window
 //! from the events themselves (see `rollup`).
 
 use std::collections::BTreeMap;
+
+use sqlx::QueryBuilder;
 
 use super::{Store, on_pool, rollup};
 use crate::query::TimeRange;
 
 const SELECT_EVENT_TOTALS: &str = "select type, count(*) as events, sum(cost) as cost, \
     sum(duration_ms) as duration_sum, count(duration_ms) as duration_count \
-    from events where ts_us >= $1 and ts_us < $2 group by type";
+    from events where type in (";
 // sum() of bigint is numeric in PostgreSQL; the casts keep both backends answering bigint.
-const SELECT_HOURLY_TOTALS: &str = "select type, cast(sum(events) as bigint) as events, \
+const SELECT_DAILY_TOTALS: &str = "select type, cast(sum(events) as bigint) as events, \
     sum(cost_sum) as cost, sum(duration_sum) as duration_sum, \
     cast(sum(duration_count) as bigint) as duration_count \
-    from event_stats where hour_us >= $1 and hour_us < $2 group by type";
+    from event_stats where day_us >= $1 and day_us < $2 group by type";
 
 /// The aggregates of one event type.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -47,7 +49,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Folds per-type rows (several per type when a window has whole and partial hours) into the
+    /// Folds per-type rows (several per type when a window has whole and partial days) into the
     /// totals.
     pub fn from_rows(rows: Vec<TypeStats>) -> Self {
         let duration_sum: f64 = rows.iter().filter_map(|r| r.duration_sum).sum();
@@ -70,22 +72,46 @@ impl Store {
     pub async fn stats(&self, range: TimeRange) -> Result<Stats, sqlx::Error> {
         let split = rollup::split(range);
         let mut rows = Vec::new();
-        if let Some(hours) = split.hours {
-            rows.extend(self.totals(SELECT_HOURLY_TOTALS, hours).await?);
+        if let Some(days) = split.days {
+            rows.extend(self.daily_totals(days).await?);
         }
-        for edge in split.edges {
-            rows.extend(self.totals(SELECT_EVENT_TOTALS, edge).await?);
+        if !split.edges.is_empty() {
+            let types = self.known_types().await?;
+            for edge in split.edges {
+                rows.extend(self.event_totals(&types, edge).await?);
+            }
         }
         Ok(Stats::from_rows(rows))
     }
 
-    async fn totals(
+    async fn daily_totals(&self, days: TimeRange) -> Result<Vec<TypeStats>, sqlx::Error> {
+        on_pool!(self, read, pool => {
+            sqlx::query_as(SELECT_DAILY_TOTALS)
+                .bind(days.since_us)
+                .bind(days.until_us)
+                .fetch_all(pool)
+                .await
+        })
+    }
+
+    /// Totals read from the events themselves: one range of the covering type index per type.
+    async fn event_totals(
         &self,
-        sql: &'static str,
+        types: &[Vec<u8>],
         range: TimeRange,
     ) -> Result<Vec<TypeStats>, sqlx::Error> {
+        if types.is_empty() {
+            return Ok(Vec::new());
+        }
         on_pool!(self, read, pool => {
-            sqlx::query_as(sql).bind(range.since_us).bind(range.until_us).fetch_all(pool).await
+            let mut query = QueryBuilder::new(SELECT_EVENT_TOTALS);
+            let mut listed = query.separated(", ");
+            for event_type in types {
+                listed.push_bind(event_type.as_slice());
+            }
+            query.push(") and ts_us >= ").push_bind(range.since_us);
+            query.push(" and ts_us < ").push_bind(range.until_us).push(" group by type");
+            query.build_query_as().fetch_all(pool).await
         })
     }
 }
@@ -123,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn rows_of_one_type_from_hours_and_edges_add_up() {
+    fn rows_of_one_type_from_days_and_edges_add_up() {
         let stats = Stats::from_rows(vec![
             row("a", 2, Some(1.0), None),
             row("a", 3, Some(0.5), Some((10.0, 1))),

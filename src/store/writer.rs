@@ -24,7 +24,7 @@ pub struct WriterSettings {
     pub max_batch: usize,
     /// Writer tasks; each commits its own batches, so commits overlap on a server database.
     pub writers: usize,
-    /// How many rows each hour's totals are spread over (see `insert_batch`).
+    /// How many rows each day's totals are spread over (see `insert_batch`).
     pub stat_shards: i32,
     /// Longest a request waits for its commit before answering 503.
     pub write_timeout: Duration,

@@ -1,4 +1,4 @@
-//! `/stats` reads whole hours from maintained hourly totals and only the partial hours at the
+//! `/stats` reads whole days from maintained daily totals and only the partial days at the
 //! window's ends from the events. Whatever the window — aligned, unaligned, inside one hour,
 //! empty, open on either side — its answer must equal the sums computed here from what was sent,
 //! also for duplicates (counted once) and after a restart.
@@ -11,8 +11,9 @@ use crate::server::App;
 
 both_backends!(stats_of_any_window_equal_the_sums_of_the_events_in_it);
 
-/// (minute offset from 2026-11-28T08:00Z, type, cost, duration)
-const SENT: [(i64, &str, f64, Option<i64>); 10] = [
+/// (minute offset from 2026-11-28T08:00Z, type, cost, duration): several days, so that windows
+/// have whole days (midnight UTC is minute 960) as well as partial ones.
+const SENT: [(i64, &str, f64, Option<i64>); 14] = [
     (0, "agent:complete", 0.5, Some(1000)),
     (30, "agent:complete", 0.25, Some(3000)),
     (59, "agent:error", 0.0, None),
@@ -23,6 +24,10 @@ const SENT: [(i64, &str, f64, Option<i64>); 10] = [
     (239, "agent:complete", 2.0, Some(500)),
     (240, "agent:complete", 4.0, Some(1500)),
     (600, "agent:error", 0.0, None),
+    (1440, "agent:complete", 8.0, Some(700)),
+    (2000, "budget:warning", 0.0, None),
+    (2880 + 959, "agent:complete", 16.0, Some(900)),
+    (4320 + 1, "agent:error", 0.0, None),
 ];
 
 async fn stats_of_any_window_equal_the_sums_of_the_events_in_it(db: TestDb) {
@@ -52,12 +57,16 @@ async fn stats_of_any_window_equal_the_sums_of_the_events_in_it(db: TestDb) {
         (Some(240), None),
         (None, Some(180)),
         (Some(-600), Some(10_000)),
+        (Some(-480), Some(4320 - 480)),
+        (Some(-480), Some(2880 - 480)),
+        (Some(30), Some(2880 + 960)),
+        (Some(1440 - 480), None),
     ];
     for (since, until) in windows {
         check_window(&app, since, until).await;
     }
     let app = app.restart().await;
-    check_window(&app, Some(30), Some(239)).await;
+    check_window(&app, Some(30), Some(3000)).await;
 }
 
 async fn check_window(app: &App, since: Option<i64>, until: Option<i64>) {
