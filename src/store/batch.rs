@@ -1,13 +1,13 @@
 //! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
-//! stored, then for the events it did insert their types and an upsert of their daily totals, and
-//! one commit (one fsync).
+//! stored, then for the events it did insert their new types and an upsert of their daily totals,
+//! and one commit (one fsync).
 //! Rows are inserted in id order and totals in (type, day) order, so two receivers writing
 //! overlapping batches take their locks in the same order. The stored hashes of the skipped ids
 //! decide duplicate or conflict.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use sqlx::QueryBuilder;
+use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::{InsertOutcome, Store, on_pool, rollup};
 use crate::event::NewEvent;
@@ -24,72 +24,126 @@ const UPSERT_STATS_CONFLICT: &str = " on conflict (type, day_us, shard) do updat
     duration_sum = event_stats.duration_sum + excluded.duration_sum, \
     duration_count = event_stats.duration_count + excluded.duration_count";
 
+/// What one batch stores and learns.
+type Written = (Vec<String>, Vec<(String, Vec<u8>)>);
+
 impl Store {
-    /// Stores each `(event, received_us)` whose id is free and adds them to the daily totals
-    /// (in row `shard` of their day), in one transaction; returns the outcome of each, in order.
+    /// Stores each `(event, received_us)` whose id is free, records the types not in
+    /// `known_types`, and adds the new events to the daily totals (in row `shard` of their day),
+    /// in one transaction; returns the outcome of each event, in order.
     pub async fn insert_batch(
         &self,
         events: &[(&NewEvent, i64)],
         shard: i32,
+        known_types: &HashSet<Vec<u8>>,
     ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
         let rows = first_of_each_id(events);
-        let (inserted, stored): (Vec<String>, Vec<(String, Vec<u8>)>) = on_pool!(self, write, pool => {
+        let (inserted, stored): Written = on_pool!(self, write, pool => {
             let mut tx = pool.begin().await?;
-            let mut insert = QueryBuilder::new(INSERT_EVENTS);
-            insert.push_values(&rows, |mut row, (event, received_us)| {
-                row.push_bind(event.id.as_str())
-                    .push_bind(event.event_type.as_bytes())
-                    .push_bind(event.timestamp_us)
-                    .push_bind(*received_us)
-                    .push_bind(event.content_hash.as_slice())
-                    .push_bind(event.cost)
-                    .push_bind(event.duration_ms)
-                    .push_bind(event.body.as_ref());
-            });
-            insert.push(" on conflict (id) do nothing returning id");
+            let mut insert = insert_events(&rows);
+            insert.push(" returning id");
             let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
             let fresh: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-            let buckets = rollup::buckets(rows.iter().map(|(e, _)| *e).filter(|e| fresh.contains(e.id.as_str())));
-            let new_types: BTreeSet<&[u8]> = buckets.iter().map(|b| b.event_type).collect();
-            if !new_types.is_empty() {
-                let mut types = QueryBuilder::new(INSERT_TYPES);
-                types.push_values(&new_types, |mut row, event_type| {
-                    row.push_bind(*event_type);
-                });
-                types.push(" on conflict (type) do nothing");
-                types.build().execute(&mut *tx).await?;
+            let (new_events, taken): (Vec<&NewEvent>, Vec<&NewEvent>) =
+                rows.iter().map(|(e, _)| *e).partition(|e| fresh.contains(e.id.as_str()));
+            for mut query in side_tables(&new_events, shard, known_types) {
+                query.build().execute(&mut *tx).await?;
             }
-            if !buckets.is_empty() {
-                let mut upsert = QueryBuilder::new(UPSERT_STATS);
-                upsert.push_values(&buckets, |mut row, bucket| {
-                    row.push_bind(bucket.event_type)
-                        .push_bind(bucket.day_us)
-                        .push_bind(shard)
-                        .push_bind(bucket.events)
-                        .push_bind(bucket.cost_sum)
-                        .push_bind(bucket.duration_sum)
-                        .push_bind(bucket.duration_count);
-                });
-                upsert.push(UPSERT_STATS_CONFLICT);
-                upsert.build().execute(&mut *tx).await?;
-            }
-            let taken: Vec<&str> = rows.iter().map(|(e, _)| e.id.as_str()).filter(|id| !fresh.contains(id)).collect();
             let stored = if taken.is_empty() {
                 Vec::new()
             } else {
-                let mut select = QueryBuilder::new(SELECT_HASHES);
-                let mut ids = select.separated(", ");
-                for id in &taken {
-                    ids.push_bind(*id);
-                }
-                select.push(")");
-                select.build_query_as().fetch_all(&mut *tx).await?
+                let ids = taken.iter().map(|e| e.id.as_str());
+                select_hashes(ids).build_query_as().fetch_all(&mut *tx).await?
             };
             tx.commit().await?;
             (inserted, stored)
         });
         Ok(outcomes(events, &inserted, stored))
     }
+}
+
+/// `insert … on conflict (id) do nothing` of `rows`, in their order.
+fn insert_events<'a, DB>(rows: &'a [(&'a NewEvent, i64)]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    i64: Encode<'a, DB> + Type<DB>,
+    Option<f64>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    &'a [u8]: Encode<'a, DB> + Type<DB>,
+{
+    let mut insert = QueryBuilder::new(INSERT_EVENTS);
+    insert.push_values(rows, |mut row, (event, received_us)| {
+        row.push_bind(event.id.as_str())
+            .push_bind(event.event_type.as_bytes())
+            .push_bind(event.timestamp_us)
+            .push_bind(*received_us)
+            .push_bind(event.content_hash.as_slice())
+            .push_bind(event.cost)
+            .push_bind(event.duration_ms)
+            .push_bind(event.body.as_ref());
+    });
+    insert.push(" on conflict (id) do nothing");
+    insert
+}
+
+/// `select id, content_hash` of the stored events among `ids`.
+fn select_hashes<'a, DB>(ids: impl Iterator<Item = &'a str>) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut select = QueryBuilder::new(SELECT_HASHES);
+    let mut listed = select.separated(", ");
+    for id in ids {
+        listed.push_bind(id);
+    }
+    select.push(")");
+    select
+}
+
+/// The statements that keep `event_types` and `event_stats` in step with `new_events`.
+fn side_tables<'a, DB>(
+    new_events: &[&'a NewEvent],
+    shard: i32,
+    known_types: &HashSet<Vec<u8>>,
+) -> Vec<QueryBuilder<'a, DB>>
+where
+    DB: Database,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    f64: Encode<'a, DB> + Type<DB>,
+    &'a [u8]: Encode<'a, DB> + Type<DB>,
+{
+    let buckets = rollup::buckets(new_events.iter().copied());
+    let mut queries = Vec::new();
+    let new_types: BTreeSet<&[u8]> = buckets
+        .iter()
+        .map(|b| b.event_type)
+        .filter(|t| !known_types.contains(*t))
+        .collect();
+    if !new_types.is_empty() {
+        let mut types = QueryBuilder::new(INSERT_TYPES);
+        types.push_values(new_types, |mut row, event_type| {
+            row.push_bind(event_type);
+        });
+        types.push(" on conflict (type) do nothing");
+        queries.push(types);
+    }
+    if !buckets.is_empty() {
+        let mut upsert = QueryBuilder::new(UPSERT_STATS);
+        upsert.push_values(buckets, |mut row, bucket| {
+            row.push_bind(bucket.event_type)
+                .push_bind(bucket.day_us)
+                .push_bind(shard)
+                .push_bind(bucket.events)
+                .push_bind(bucket.cost_sum)
+                .push_bind(bucket.duration_sum)
+                .push_bind(bucket.duration_count);
+        });
+        upsert.push(UPSERT_STATS_CONFLICT);
+        queries.push(upsert);
+    }
+    queries
 }
 
 /// The first event of each distinct id, sorted by id.

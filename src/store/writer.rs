@@ -3,6 +3,7 @@
 //! then answers each waiting request. One fsync then covers a whole batch instead of one event,
 //! and a 200 still means "committed".
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -90,11 +91,16 @@ impl BatchWriter {
 async fn run_writer(store: Store, queue: Queue, settings: WriterSettings) {
     let max_batch = settings.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
+    // Types this writer has seen committed, so a batch only records types that may be new.
+    let mut known_types = HashSet::new();
     while take_batch(&queue, &mut batch, max_batch).await > 0 {
         let events: Vec<(&NewEvent, i64)> =
             batch.iter().map(|p| (&p.event, p.received_us)).collect();
         let shard = fastrand::i32(0..settings.stat_shards.max(1));
-        let result = insert_with_retries(&store, &events, shard).await;
+        let result = insert_with_retries(&store, &events, shard, &known_types).await;
+        if result.is_ok() {
+            known_types.extend(events.iter().map(|(e, _)| e.event_type.as_bytes().to_vec()));
+        }
         answer_all(&mut batch, result);
     }
 }
@@ -109,10 +115,11 @@ async fn insert_with_retries(
     store: &Store,
     events: &[(&NewEvent, i64)],
     shard: i32,
+    known_types: &HashSet<Vec<u8>>,
 ) -> Result<Vec<InsertOutcome>, StoreError> {
     let mut attempt = 0;
     loop {
-        match store.insert_batch(events, shard).await {
+        match store.insert_batch(events, shard, known_types).await {
             Err(err) if attempt < DEADLOCK_RETRIES && is_deadlock(&err) => attempt += 1,
             result => return result.map_err(StoreError::from),
         }
