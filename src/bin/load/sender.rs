@@ -13,6 +13,11 @@ use hyper_util::rt::TokioIo;
 
 use crate::events::{Delivery, Plan};
 
+/// Longest wait for one answer; a receiver that stops answering must not hang the run.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause after a failed connection attempt, so a closed port is not hammered.
+const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
+
 /// Where deliveries go.
 pub struct Target {
     addr: SocketAddr,
@@ -57,8 +62,10 @@ pub struct Outcome {
     pub ok: u64,
     /// Other statuses.
     pub non_2xx: u64,
-    /// Connection or protocol failures.
+    /// Requests that failed on the connection or got no answer within `REQUEST_TIMEOUT`.
     pub errors: u64,
+    /// Attempts to connect that failed (no request was sent).
+    pub connect_failures: u64,
     /// 200 answers that said `"duplicate":false` (or, without that field, to first sends).
     pub new_acknowledged: u64,
     /// 200 answers that said `"duplicate":true` (or, without that field, to resends).
@@ -76,6 +83,7 @@ impl Outcome {
             ok: 0,
             non_2xx: 0,
             errors: 0,
+            connect_failures: 0,
             new_acknowledged: 0,
             duplicates_acknowledged: 0,
             elapsed: Duration::ZERO,
@@ -88,6 +96,7 @@ impl Outcome {
         self.ok += other.ok;
         self.non_2xx += other.non_2xx;
         self.errors += other.errors;
+        self.connect_failures += other.connect_failures;
         self.new_acknowledged += other.new_acknowledged;
         self.duplicates_acknowledged += other.duplicates_acknowledged;
         self.latency_us
@@ -119,28 +128,30 @@ async fn connection(
     let mut seen = Outcome::empty();
     let mut sender = None;
     while Instant::now() < deadline {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        let Some(delivery) = plan.deliveries.get(index) else {
-            break;
-        };
         if sender.is_none() {
             sender = connect(target).await;
         }
         let Some(open) = sender.as_mut() else {
-            seen.errors += 1;
+            // Nothing was sent: count the failure, wait a little, and keep the delivery.
+            seen.connect_failures += 1;
+            tokio::time::sleep(RECONNECT_PAUSE).await;
             continue;
+        };
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        let Some(delivery) = plan.deliveries.get(index) else {
+            break;
         };
         seen.sent += 1;
         let sent_at = Instant::now();
-        match send(open, target, delivery).await {
-            Ok((status, body)) => {
+        match tokio::time::timeout(REQUEST_TIMEOUT, send(open, target, delivery)).await {
+            Ok(Ok((status, body))) => {
                 let micros = sent_at.elapsed().as_micros() as u64;
                 seen.latency_us
                     .record(micros.max(1))
                     .expect("auto-resizing histogram");
                 count_answer(&mut seen, status, &body, delivery);
             }
-            Err(_) => {
+            Ok(Err(_)) | Err(_) => {
                 seen.errors += 1;
                 sender = None;
             }
