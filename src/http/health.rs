@@ -18,6 +18,8 @@ use crate::store::StoreError;
 
 /// How long readiness waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
+/// A failed commit makes the service unready for this long (or until a commit succeeds).
+const WRITE_FAILURE_WINDOW: Duration = Duration::from_secs(5);
 
 /// The operations routes.
 pub fn router() -> Router<AppState> {
@@ -35,13 +37,16 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// 200 when the database answers, else 503.
+/// 200 when the database answers and no commit failed in the last 5 s, else 503.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
     responses(
         (status = 200, description = "The database answers", body = Object),
         (status = 503, description = "The database does not answer", body = ErrorBody),
     ))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, AppError> {
+    if state.writer.failed_within(WRITE_FAILURE_WINDOW) {
+        return Err(StoreError::WritesFailing.into());
+    }
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(err)) => Err(err.into()),

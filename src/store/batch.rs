@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::{InsertOutcome, Store, on_pool, rollup};
 use crate::event::NewEvent;
@@ -39,24 +39,36 @@ impl Store {
     ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
         let rows = first_of_each_id(events);
         let (inserted, stored): Written = on_pool!(self, write, pool => {
-            let mut tx = pool.begin().await?;
-            let mut insert = insert_events(&rows);
-            insert.push(" returning id");
-            let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
-            let fresh: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-            let (new_events, taken): (Vec<&NewEvent>, Vec<&NewEvent>) =
-                rows.iter().map(|(e, _)| *e).partition(|e| fresh.contains(e.id.as_str()));
-            for mut query in side_tables(&new_events, shard, known_types) {
-                query.build().execute(&mut *tx).await?;
+            let mut conn = pool.acquire().await?;
+            let written: Result<Written, sqlx::Error> = async {
+                let mut tx = Connection::begin(&mut *conn).await?;
+                let mut insert = insert_events(&rows);
+                insert.push(" returning id");
+                let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
+                let fresh: HashSet<&str> = inserted.iter().map(String::as_str).collect();
+                let (new_events, taken): (Vec<&NewEvent>, Vec<&NewEvent>) =
+                    rows.iter().map(|(e, _)| *e).partition(|e| fresh.contains(e.id.as_str()));
+                for mut query in side_tables(&new_events, shard, known_types) {
+                    query.build().execute(&mut *tx).await?;
+                }
+                let stored = if taken.is_empty() {
+                    Vec::new()
+                } else {
+                    let ids = taken.iter().map(|e| e.id.as_str());
+                    select_hashes(ids).build_query_as().fetch_all(&mut *tx).await?
+                };
+                tx.commit().await?;
+                Ok((inserted, stored))
             }
-            let stored = if taken.is_empty() {
-                Vec::new()
-            } else {
-                let ids = taken.iter().map(|e| e.id.as_str());
-                select_hashes(ids).build_query_as().fetch_all(&mut *tx).await?
-            };
-            tx.commit().await?;
-            (inserted, stored)
+            .await;
+            if written.is_err() {
+                // After a failed statement or COMMIT (disk full, I/O error) SQLite may already
+                // have rolled the transaction back, and sqlx's count of open transactions on this
+                // connection no longer matches: its next "transaction" would be a savepoint that
+                // never commits, and acknowledged events would be lost. Never reuse it.
+                let _ = conn.close().await;
+            }
+            written?
         });
         Ok(outcomes(events, &inserted, stored))
     }

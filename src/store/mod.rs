@@ -52,6 +52,9 @@ pub enum StoreError {
     /// The writers have stopped (the service is shutting down).
     #[error("the writer has stopped")]
     WriterStopped,
+    /// Recent commits failed although the database may still answer reads.
+    #[error("recent commits failed")]
+    WritesFailing,
 }
 
 impl From<sqlx::Error> for StoreError {

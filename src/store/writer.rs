@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -44,6 +44,30 @@ type Queue = Arc<Mutex<mpsc::Receiver<Pending>>>;
 pub struct BatchWriter {
     queue: mpsc::Sender<Pending>,
     write_timeout: Duration,
+    health: Arc<WriteHealth>,
+}
+
+/// When a commit last failed, for readiness: a database can answer reads and still refuse
+/// writes (disk full, locked by another process).
+#[derive(Default)]
+struct WriteHealth {
+    last_failure: std::sync::Mutex<Option<Instant>>,
+}
+
+impl WriteHealth {
+    fn record(&self, succeeded: bool) {
+        let mut last_failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+        *last_failure = if succeeded {
+            None
+        } else {
+            Some(Instant::now())
+        };
+    }
+
+    fn failed_within(&self, window: Duration) -> bool {
+        let last_failure = self.last_failure.lock().unwrap_or_else(|e| e.into_inner());
+        last_failure.is_some_and(|at| at.elapsed() < window)
+    }
 }
 
 impl BatchWriter {
@@ -52,15 +76,28 @@ impl BatchWriter {
     pub fn spawn(store: Store, settings: WriterSettings) -> (Self, JoinSet<()>) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let queue: Queue = Arc::new(Mutex::new(receiver));
+        let health = Arc::new(WriteHealth::default());
         let mut tasks = JoinSet::new();
         for _ in 0..settings.writers.max(1) {
-            tasks.spawn(run_writer(store.clone(), queue.clone(), settings));
+            tasks.spawn(run_writer(
+                store.clone(),
+                queue.clone(),
+                settings,
+                health.clone(),
+            ));
         }
         let writer = Self {
             queue: sender,
             write_timeout: settings.write_timeout,
+            health,
         };
         (writer, tasks)
+    }
+
+    /// Whether the last commit failed less than `window` ago. A window rather than "until the
+    /// next success" keeps an idle receiver from staying unready after the database recovered.
+    pub fn failed_within(&self, window: Duration) -> bool {
+        self.health.failed_within(window)
     }
 
     /// Stores `event` in the next batch and returns once that batch is committed.
@@ -88,7 +125,12 @@ impl BatchWriter {
     }
 }
 
-async fn run_writer(store: Store, queue: Queue, settings: WriterSettings) {
+async fn run_writer(
+    store: Store,
+    queue: Queue,
+    settings: WriterSettings,
+    health: Arc<WriteHealth>,
+) {
     let max_batch = settings.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
     // Types this writer has seen committed, so a batch only records types that may be new.
@@ -98,6 +140,7 @@ async fn run_writer(store: Store, queue: Queue, settings: WriterSettings) {
             batch.iter().map(|p| (&p.event, p.received_us)).collect();
         let shard = fastrand::i32(0..settings.stat_shards.max(1));
         let result = insert_with_retries(&store, &events, shard, &known_types).await;
+        health.record(result.is_ok());
         if result.is_ok() {
             known_types.extend(events.iter().map(|(e, _)| e.event_type.as_bytes().to_vec()));
         }
