@@ -2,9 +2,12 @@
 //! that also sets it (the flag wins). Turning these into a `Config` is where missing or empty
 //! values become configuration errors that name the variable to set.
 
+use std::time::Duration;
+
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, Secret};
+use crate::limits::{self, Limits};
 use crate::startup::StartupError;
 use crate::store::Durability;
 
@@ -63,6 +66,48 @@ pub struct ServeArgs {
     /// crash of the process, not of the machine.
     #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = Durability::Full)]
     pub sqlite_synchronous: Durability,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Hidden flags that shorten the bounds on slow clients (see `limits`), so that the tests of
+/// those bounds run in seconds; operators keep the documented defaults. Times in milliseconds.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// `limits::HEADER_READ_TIMEOUT`, in ms.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
+        default_value_t = millis(limits::HEADER_READ_TIMEOUT))]
+    pub header_read_timeout_ms: u64,
+    /// `limits::BODY_READ_TIMEOUT`, in ms.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
+        default_value_t = millis(limits::BODY_READ_TIMEOUT))]
+    pub body_read_timeout_ms: u64,
+    /// `limits::WRITE_STALL_TIMEOUT`, in ms.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
+        default_value_t = millis(limits::WRITE_STALL_TIMEOUT))]
+    pub write_stall_timeout_ms: u64,
+    /// `limits::MAX_CONNECTIONS`.
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000),
+        default_value_t = limits::MAX_CONNECTIONS as u64)]
+    pub max_connections: u64,
+}
+
+impl LimitArgs {
+    fn into_limits(self) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
+            write_stall_timeout: Duration::from_millis(self.write_stall_timeout_ms),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// The longest timeout the hidden flags take, so that adding one to an instant cannot overflow.
+const DAY_MS: u64 = 86_400_000;
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Options of `send-test`.
@@ -106,6 +151,7 @@ impl ServeArgs {
             api_token: non_empty(self.api_token).map(Secret::new),
             max_body_bytes: self.max_body_bytes,
             sqlite_synchronous: self.sqlite_synchronous,
+            limits: self.limits.into_limits(),
         })
     }
 }
@@ -145,5 +191,6 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert!(config.api_token.is_none());
         assert_eq!(config.sqlite_synchronous, Durability::Full);
+        assert_eq!(config.limits, Limits::default());
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::limits::Limits;
 use crate::store::Durability;
 
 /// A secret value (webhook key, API token) whose `Debug` never prints it.
@@ -44,6 +45,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// What an acknowledged event survives on SQLite.
     pub sqlite_synchronous: Durability,
+    /// Timeouts and the connection cap that bound slow or abusive clients.
+    pub limits: Limits,
 }
 
 impl Config {
@@ -69,6 +72,7 @@ mod tests {
             api_token: Some(Secret::new("tok3n".into())),
             max_body_bytes: 10,
             sqlite_synchronous: Durability::Full,
+            limits: Limits::default(),
         };
         let printed = format!("{config:?}");
         for secret in ["hunter2", "old-hunter", "tok3n"] {

@@ -2,6 +2,8 @@
 //! status code. Every error answer is `{"error": "<what is wrong>"}`. A database that cannot be
 //! reached or written answers 503 with `Retry-After`, so Dash retries rather than dropping.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +37,9 @@ pub enum AppError {
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
+    /// The request body did not arrive within its bound (`limits::BODY_READ_TIMEOUT`).
+    #[error("the request body did not arrive within {0:?}")]
+    RequestTimeout(Duration),
     /// The route exists but not with this method.
     #[error("method not allowed on this endpoint")]
     MethodNotAllowed,
@@ -58,6 +63,7 @@ impl AppError {
             Self::Signature(_) | Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -108,6 +114,10 @@ impl IntoResponse for AppError {
             Self::Unauthorized => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            // The rest of the body is still unread: the connection cannot carry another request.
+            Self::RequestTimeout(_) => {
+                headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             _ => {}
         }
         response
@@ -127,6 +137,7 @@ mod tests {
             (AppError::Unauthorized, 401),
             (AppError::BadRequest("x".into()), 400),
             (AppError::NotFound("x".into()), 404),
+            (AppError::RequestTimeout(Duration::from_secs(1)), 408),
             (AppError::MethodNotAllowed, 405),
             (AppError::Conflict("x".into()), 409),
             (AppError::Unavailable(StoreError::WriterStopped), 503),

@@ -12,6 +12,11 @@ pub const MAX_ID_BYTES: usize = 256;
 /// Longest accepted event type, in characters.
 pub const MAX_TYPE_CHARS: usize = 128;
 
+/// Largest `data.cost` / `data.durationMs` (in absolute value) that statistics count. The event is
+/// stored whatever it holds; beyond this bound (a cost of a million billion, a duration of 30 000
+/// years) a value is not a measurement, and sums of such values would overflow.
+pub const MAX_STATS_NUMBER: f64 = 1e15;
+
 /// The event types Dash documents. Other types are stored too.
 pub const DOCUMENTED_TYPES: [&str; 12] = [
     "agent:start",
@@ -44,9 +49,9 @@ pub struct NewEvent {
     pub timestamp_us: i64,
     /// SHA-256 over the fields that decide "same content" for a redelivery.
     pub content_hash: Vec<u8>,
-    /// `data.cost` when it is a finite number.
+    /// `data.cost` when it is a number within `MAX_STATS_NUMBER`.
     pub cost: Option<f64>,
-    /// `data.durationMs` when it is a finite number.
+    /// `data.durationMs` when it is a number within `MAX_STATS_NUMBER`.
     pub duration_ms: Option<f64>,
     /// The exact bytes Dash signed.
     pub body: Bytes,
@@ -168,7 +173,7 @@ fn optional_str<'a>(
 fn finite_number(data: &Map<String, Value>, field: &str) -> Option<f64> {
     data.get(field)
         .and_then(Value::as_f64)
-        .filter(|n| n.is_finite())
+        .filter(|n| n.abs() <= MAX_STATS_NUMBER)
 }
 
 /// Hashes the fields the contract compares for "same content". A JSON array frames them

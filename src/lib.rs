@@ -11,6 +11,7 @@ pub mod cursor;
 pub mod error;
 pub mod event;
 pub mod http;
+pub mod limits;
 pub mod listen;
 pub mod metrics;
 pub mod query;
@@ -35,7 +36,8 @@ use crate::store::{BatchWriter, Store};
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
-/// most `DRAIN_TIMEOUT`) and closes the store.
+/// most `DRAIN_TIMEOUT`) and closes the store. Slow or abusive clients are bounded by
+/// `config.limits` (see `limits`).
 pub async fn serve(
     config: Config,
     store: Store,
@@ -49,9 +51,10 @@ pub async fn serve(
         writer,
         metrics: Metrics::new(),
     };
+    let limits = state.config.limits;
     let app = http::router(state);
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = http::serve_connections(listener, app, limits, async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = draining_tx.send(true);
@@ -62,12 +65,11 @@ pub async fn serve(
     };
     // Once the server is gone so are the writer handles; the writers then finish the queue.
     let drained = async move {
-        server.await?;
+        server.await;
         while writers.join_next().await.is_some() {}
-        std::io::Result::Ok(())
     };
     tokio::select! {
-        result = drained => result?,
+        () = drained => {},
         () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; exiting"),
     }
     store.close().await;

@@ -149,3 +149,18 @@ fn nul_escapes_survive_a_round_trip() {
     let rendered = render_event(raw, 0).unwrap();
     assert_eq!(rendered["data"]["s"], "a\u{0}b");
 }
+
+#[test]
+fn implausible_numbers_are_stored_but_not_counted() {
+    let huge = parse_delivery(with("data", json!({"cost": 1e308, "durationMs": -1e300}))).unwrap();
+    assert_eq!((huge.cost, huge.duration_ms), (None, None));
+    let bound = parse_delivery(with(
+        "data",
+        json!({"cost": MAX_STATS_NUMBER, "durationMs": 0}),
+    ))
+    .unwrap();
+    assert_eq!(
+        (bound.cost, bound.duration_ms),
+        (Some(MAX_STATS_NUMBER), Some(0.0))
+    );
+}

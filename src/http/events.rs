@@ -26,11 +26,12 @@ pub fn router() -> Router<AppState> {
 /// Events newest first, filtered and paged.
 #[utoipa::path(get, path = "/events", tag = "query",
     params(
-        ("type" = Option<String>, Query, description = "Only these types, comma-separated"),
-        ("since" = Option<String>, Query, description = "RFC 3339; timestamp at or after"),
-        ("until" = Option<String>, Query, description = "RFC 3339; timestamp before"),
+        ("type" = Option<String>, Query, pattern = "^[^,]+(,[^,]+)*$",
+            description = "Only these types, comma-separated (at most 50; none empty)"),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
+        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, default 100"),
-        ("cursor" = Option<String>, Query, description = "nextCursor of the previous page"),
+        ("cursor" = Option<String>, Query, min_length = 1, description = "nextCursor of the previous page"),
     ),
     responses(
         (status = 200, body = EventPage),
@@ -81,8 +82,8 @@ pub async fn get_event(
 /// Counts, cost and duration over a time window.
 #[utoipa::path(get, path = "/stats", tag = "query",
     params(
-        ("since" = Option<String>, Query, description = "RFC 3339; timestamp at or after"),
-        ("until" = Option<String>, Query, description = "RFC 3339; timestamp before"),
+        ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
+        ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
     ),
     responses(
         (status = 200, body = Stats),

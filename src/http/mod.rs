@@ -6,25 +6,30 @@ mod auth;
 mod events;
 mod health;
 mod openapi;
+mod server;
 mod timing;
 mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{self, State};
 use axum::http::{HeaderName, Request};
-use axum::middleware;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
 
 pub use openapi::ApiDoc;
+pub use server::serve_connections;
 
 use crate::config::Config;
 use crate::error::AppError;
 use crate::metrics::Metrics;
-use crate::store::{BatchWriter, Store};
+use crate::store::{BatchWriter, Store, StoreError};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -43,6 +48,10 @@ pub struct AppState {
 
 /// The whole application: every route, its middleware and its state.
 pub fn router(state: AppState) -> Router {
+    let request_timeout = state
+        .config
+        .limits
+        .request_timeout(state.store.writer_settings().write_timeout);
     let query_api = events::router().route_layer(middleware::from_fn_with_state(
         state.clone(),
         auth::require_api_token,
@@ -53,6 +62,10 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(middleware::from_fn_with_state(
+            request_timeout,
+            limit_request_time,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             timing::record_duration,
@@ -65,6 +78,21 @@ pub fn router(state: AppState) -> Router {
                 .layer(CatchPanicLayer::custom(timing::panic_response)),
         )
         .with_state(state)
+}
+
+/// Answers 503 with `Retry-After` for a request still unanswered after `limit`
+/// (`Limits::request_timeout`), so that no request hangs forever.
+async fn limit_request_time(
+    State(limit): State<Duration>,
+    request: extract::Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        // The body has a shorter bound of its own (408), so a request this late is waiting on
+        // the database: a query stuck behind a lock, say. Deliveries answer before this fires.
+        Err(_elapsed) => AppError::from(StoreError::Timeout(limit)).into_response(),
+    }
 }
 
 fn request_span<B>(request: &Request<B>) -> tracing::Span {

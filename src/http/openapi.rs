@@ -16,6 +16,31 @@ pub struct ErrorBody {
     error: String,
 }
 
+/// A delivery from Dash, verified on its exact bytes before it is parsed. Other top-level fields
+/// are kept too.
+#[derive(ToSchema)]
+#[allow(dead_code, reason = "describes JSON read by event::parse_delivery")]
+pub struct Delivery {
+    /// 1 to 256 bytes (UTF-8), no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]+$"
+    )]
+    id: String,
+    /// 1 to 128 characters.
+    #[schema(rename = "type", min_length = 1, max_length = 128)]
+    event_type: String,
+    /// RFC 3339 with a time zone (`Z` or an offset).
+    #[schema(format = DateTime)]
+    timestamp: String,
+    data: serde_json::Map<String, serde_json::Value>,
+    #[schema(rename = "webhookId")]
+    webhook_id: Option<String>,
+    #[schema(rename = "instanceId")]
+    instance_id: Option<String>,
+}
+
 /// An event as stored, in the shape it was received (other top-level fields are kept too).
 #[derive(ToSchema)]
 #[schema(as = Event)]
@@ -54,7 +79,7 @@ pub struct EventPage {
         webhooks::receive_webhook, events::list_events, events::get_event, events::get_stats,
         health::healthz, health::readyz, health::metrics, health::openapi,
     ),
-    components(schemas(ErrorBody, Event, EventPage, Stats, webhooks::Receipt)),
+    components(schemas(ErrorBody, Delivery, Event, EventPage, Stats, webhooks::Receipt)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -2,6 +2,8 @@
 //! commit — in that order, the first failure deciding the answer. Only a committed (or already
 //! stored) event is acknowledged with 200.
 
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
@@ -37,13 +39,14 @@ pub fn router() -> Router<AppState> {
 
 /// Receives one delivery from Dash.
 #[utoipa::path(post, path = "/webhooks/dash", tag = "webhooks",
-    request_body(content = Object, content_type = "application/json",
+    request_body(content = super::openapi::Delivery, content_type = "application/json",
         description = "A Dash event, signed in X-Dash-Signature"),
     params(("X-Dash-Signature" = String, Header, description = "sha256=<hex HMAC-SHA256 of the body>")),
     responses(
         (status = 200, description = "Stored now, or already stored with the same content", body = Receipt),
         (status = 400, description = "Not JSON, or a field missing or invalid", body = super::openapi::ErrorBody),
         (status = 401, description = "Signature missing, malformed or not matching", body = super::openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive within 15 s", body = super::openapi::ErrorBody),
         (status = 409, description = "The id is stored with other content", body = super::openapi::ErrorBody),
         (status = 413, description = "Body larger than MAX_BODY_BYTES", body = super::openapi::ErrorBody),
         (status = 415, description = "Content-Type is not JSON", body = super::openapi::ErrorBody),
@@ -74,14 +77,23 @@ pub async fn receive_webhook(State(state): State<AppState>, request: Request) ->
 
 async fn verified_event(state: &AppState, request: Request) -> Result<NewEvent, AppError> {
     let (parts, body) = request.into_parts();
-    let body = read_limited(body, &parts.headers, state.config.max_body_bytes).await?;
+    let deadline = state.config.limits.body_read_timeout;
+    let body = read_limited(body, &parts.headers, state.config.max_body_bytes, deadline).await?;
     check_content_type(&parts.headers)?;
     let header = parts.headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
     signature::verify(&state.config.webhook_secrets(), header, &body)?;
     Ok(parse_delivery(body)?)
 }
 
-async fn read_limited(body: Body, headers: &HeaderMap, limit: usize) -> Result<Bytes, AppError> {
+/// Reads the whole body, at most `limit` bytes within `deadline`. The deadline covers the whole
+/// body, not each piece of it, so a body trickled a byte at a time is cut off too (tower-http's
+/// `RequestBodyTimeoutLayer` restarts its timer at every frame, and its error is no 408).
+async fn read_limited(
+    body: Body,
+    headers: &HeaderMap,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, AppError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -90,7 +102,8 @@ async fn read_limited(body: Body, headers: &HeaderMap, limit: usize) -> Result<B
     if declared.is_some_and(|length| length > limit as u64) {
         return Err(AppError::PayloadTooLarge(limit));
     }
-    match Limited::new(body, limit).collect().await {
+    let read = tokio::time::timeout(deadline, Limited::new(body, limit).collect());
+    match read.await.map_err(|_| AppError::RequestTimeout(deadline))? {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(err) if err.downcast_ref::<LengthLimitError>().is_some() => {
             Err(AppError::PayloadTooLarge(limit))
@@ -143,6 +156,7 @@ fn rejection_reason(rejection: &AppError) -> &'static str {
     match rejection {
         AppError::PayloadTooLarge(_) => "body_too_large",
         AppError::UnsupportedMediaType => "unsupported_media_type",
+        AppError::RequestTimeout(_) => "body_timeout",
         AppError::Signature(SignatureError::Missing) => "missing_signature",
         AppError::Signature(_) => "invalid_signature",
         _ => "invalid_payload",

@@ -18,6 +18,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const READERS: u32 = 4;
 /// How often the WAL is copied back into the database file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(250);
+/// The writer's page cache, in KiB (SQLite reads a negative `cache_size` as KiB).
+const WRITER_CACHE_KIB: &str = "-32768";
 /// Batches use statements of every size from 1 to the batch limit; keep them all prepared.
 const WRITER_STATEMENT_CACHE: usize = 600;
 
@@ -55,6 +57,9 @@ pub async fn connect(
     let writer_options = options
         .clone()
         .pragma("wal_autocheckpoint", "0")
+        // Index pages the next insert lands on are random: keep more of them than the 2 MiB
+        // default in memory, instead of reading them back through the kernel.
+        .pragma("cache_size", WRITER_CACHE_KIB)
         .statement_cache_capacity(WRITER_STATEMENT_CACHE);
     let writer = pool(1).connect_with(writer_options).await?;
     // An in-memory database exists once per connection, so there it must also serve reads, and

@@ -9,7 +9,10 @@ use crate::backend::TestDb;
 use crate::helpers::new_id;
 use crate::server::App;
 
-both_backends!(stats_of_any_window_equal_the_sums_of_the_events_in_it);
+both_backends!(
+    stats_of_any_window_equal_the_sums_of_the_events_in_it,
+    huge_costs_are_stored_but_never_break_the_totals,
+);
 
 /// (minute offset from 2026-11-28T08:00Z, type, cost, duration): several days, so that windows
 /// have whole days (midnight UTC is minute 960) as well as partial ones.
@@ -123,4 +126,25 @@ fn at(minutes: i64) -> String {
     (start + chrono::Duration::minutes(minutes))
         .to_utc()
         .to_rfc3339()
+}
+
+/// Signed events with absurd but finite numbers are stored (never refused for their content),
+/// and neither their delivery nor `/stats` fails on sums that would overflow.
+async fn huge_costs_are_stored_but_never_break_the_totals(db: TestDb) {
+    let app = App::start(&db).await;
+    for minute in 0..6 {
+        let data = json!({ "cost": 1e308, "durationMs": 1e308 });
+        let event = json!({ "id": new_id(), "type": "agent:complete", "timestamp": at(minute), "data": data });
+        let (status, answer) = app.deliver(&event).await;
+        assert_eq!(status, 200, "delivery {minute}: {answer}");
+    }
+    let normal = json!({ "id": new_id(), "type": "agent:complete", "timestamp": at(7), "data": { "cost": 0.5 } });
+    assert_eq!(app.deliver(&normal).await.0, 200);
+    let stats = app.get_json("/stats").await;
+    assert_eq!(stats["totalEvents"], 7, "{stats}");
+    assert_eq!(
+        stats["totalCost"], 0.5,
+        "implausible costs are not counted: {stats}"
+    );
+    assert_eq!(stats["avgDurationMs"], Value::Null, "{stats}");
 }
