@@ -3,7 +3,7 @@
 //! The raw body is kept byte for byte; everything else here is derived from it.
 
 use bytes::Bytes;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -59,7 +59,7 @@ pub struct NewEvent {
 
 /// Validates a delivery body whose signature has already been verified.
 pub fn parse_delivery(body: Bytes) -> Result<NewEvent, InvalidEvent> {
-    let object = match serde_json::from_slice::<Value>(&body) {
+    let object = match lenient::from_slice::<Value>(&body) {
         Ok(Value::Object(object)) => object,
         Ok(_) => return Err(invalid("body must be a JSON object")),
         Err(err) => return Err(invalid(format!("body is not valid JSON: {err}"))),
@@ -111,11 +111,14 @@ pub fn format_micros(micros: i64) -> String {
 /// Renders a stored body as the event the query API returns: the fields as received, the
 /// timestamp in UTC, `webhookId`/`instanceId` present (null when absent), plus `receivedAt`.
 pub fn render_event(body: &[u8], received_at_us: i64) -> Result<Value, serde_json::Error> {
-    let mut object: Map<String, Value> = serde_json::from_slice(body)?;
+    let mut object: Map<String, Value> = lenient::from_slice(body)?;
+    // An instant whose UTC year leaves 0000–9999 (reachable with an offset) has no RFC 3339 form
+    // in UTC: it is answered as it was sent.
     if let Some(time) = object
         .get("timestamp")
         .and_then(Value::as_str)
         .and_then(parse_timestamp)
+        .filter(|time| (0..=9999).contains(&time.year()))
     {
         object.insert("timestamp".into(), Value::String(format_time(time)));
     }
@@ -193,6 +196,8 @@ fn content_hash(
 fn invalid(message: impl Into<String>) -> InvalidEvent {
     InvalidEvent(message.into())
 }
+
+mod lenient;
 
 #[cfg(test)]
 mod tests;

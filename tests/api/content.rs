@@ -14,6 +14,7 @@ both_backends!(
     nul_and_escapes_inside_strings_are_stored_and_returned,
     nul_in_type_and_optional_ids_is_stored_and_returned,
     signature_is_checked_over_the_raw_bytes_as_sent,
+    lone_surrogate_escapes_are_accepted_and_kept_byte_for_byte,
 );
 
 /// The stored event, fetched through `GET /events/{id}`.
@@ -102,5 +103,29 @@ async fn nul_in_type_and_optional_ids_is_stored_and_returned(db: TestDb) {
         refused.is_empty(),
         "signed events turned away:\n{}",
         refused.join("\n")
+    );
+}
+
+/// A string cut inside an emoji, as JavaScript's `JSON.stringify` writes it: a lone surrogate
+/// escape is valid JSON, so the event is stored (its exact bytes kept) and answered with U+FFFD.
+async fn lone_surrogate_escapes_are_accepted_and_kept_byte_for_byte(db: TestDb) {
+    let app = App::start(&db).await;
+    let id = new_id();
+    let body = format!(
+        r#"{{"id":"{id}","type":"agent:complete","timestamp":"2026-11-28T10:00:00Z","data":{{"result":"cut \ud83d"}}}}"#
+    );
+    let (status, answer) = status_and_json(app.deliver_bytes(body.as_bytes()).await).await;
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &json!(false)),
+        "{answer}"
+    );
+    let stored = fetch(&app, &id).await;
+    assert_eq!(stored["data"]["result"], "cut \u{fffd}");
+    let (status, answer) = status_and_json(app.deliver_bytes(body.as_bytes()).await).await;
+    assert_eq!(
+        (status, &answer["duplicate"]),
+        (200, &json!(true)),
+        "{answer}"
     );
 }
