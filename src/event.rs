@@ -59,8 +59,8 @@ pub struct NewEvent {
 
 /// Validates a delivery body whose signature has already been verified.
 pub fn parse_delivery(body: Bytes) -> Result<NewEvent, InvalidEvent> {
-    let object = match lenient::from_slice::<Value>(&body) {
-        Ok(Value::Object(object)) => object,
+    let (object, lone_surrogates) = match lenient::parse::<Value>(&body) {
+        Ok((Value::Object(object), units)) => (object, units),
         Ok(_) => return Err(invalid("body must be a JSON object")),
         Err(err) => return Err(invalid(format!("body is not valid JSON: {err}"))),
     };
@@ -77,7 +77,14 @@ pub fn parse_delivery(body: Bytes) -> Result<NewEvent, InvalidEvent> {
     };
     let webhook_id = optional_str(&object, "webhookId")?;
     let instance_id = optional_str(&object, "instanceId")?;
-    let content_hash = content_hash(event_type, &timestamp, data, webhook_id, instance_id);
+    let content_hash = content_hash(
+        event_type,
+        &timestamp,
+        data,
+        webhook_id,
+        instance_id,
+        &lone_surrogates,
+    );
     Ok(NewEvent {
         id: id.to_owned(),
         event_type: event_type.to_owned(),
@@ -180,16 +187,21 @@ fn finite_number(data: &Map<String, Value>, field: &str) -> Option<f64> {
 }
 
 /// Hashes the fields the contract compares for "same content". A JSON array frames them
-/// unambiguously, and `data` serialises with sorted keys, so key order does not matter.
+/// unambiguously, and `data` serialises with sorted keys, so key order does not matter. Lone
+/// surrogates were read as U+FFFD, so the units they stood for are added when there are any.
 fn content_hash(
     event_type: &str,
     timestamp: &DateTime<Utc>,
     data: &Map<String, Value>,
     webhook_id: Option<&str>,
     instance_id: Option<&str>,
+    lone_surrogates: &[u16],
 ) -> Vec<u8> {
     let instant = timestamp.to_rfc3339_opts(SecondsFormat::Nanos, true);
-    let canonical = serde_json::json!([event_type, instant, data, webhook_id, instance_id]);
+    let mut canonical = serde_json::json!([event_type, instant, data, webhook_id, instance_id]);
+    if let (Value::Array(fields), false) = (&mut canonical, lone_surrogates.is_empty()) {
+        fields.push(serde_json::json!(lone_surrogates));
+    }
     Sha256::digest(canonical.to_string().as_bytes()).to_vec()
 }
 

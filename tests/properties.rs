@@ -349,11 +349,10 @@ proptest! {
     }
 }
 
-/// Regression (found by this file): lone surrogates are read as U+FFFD for validation and the
-/// content hash, so deliveries of one id that differ only in which lone surrogate (or U+FFFD
-/// itself) they carry count as the same content: the second is answered 200 duplicate, not 409.
+/// Regression (found by this file, fixed): lone surrogates are read as U+FFFD for validation, so
+/// the content hash also takes the units they stood for; deliveries of one id that differ only in
+/// which lone surrogate (or U+FFFD itself) they carry are different content (409), not duplicates.
 #[test]
-#[ignore = "BUG (reported): distinct lone surrogates hash as the same content"]
 fn different_lone_surrogates_are_different_content() {
     let hash = |escape: &str| {
         let body = format!(

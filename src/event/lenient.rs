@@ -7,17 +7,27 @@ use serde::de::DeserializeOwned;
 
 /// Parses `body`; only when serde_json refuses it is a copy with lone surrogates replaced tried.
 pub fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
-    serde_json::from_slice(body).or_else(|err| match replace_lone_surrogates(body) {
-        Some(repaired) => serde_json::from_slice(&repaired),
-        None => Err(err),
-    })
+    parse(body).map(|(value, _)| value)
+}
+
+/// Like `from_slice`, also answering the lone surrogates that were replaced, in order (empty when
+/// the body parsed as it is), so that content they distinguish stays distinct.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<(T, Vec<u16>), serde_json::Error> {
+    match serde_json::from_slice(body) {
+        Ok(value) => Ok((value, Vec::new())),
+        Err(err) => match replace_lone_surrogates(body) {
+            Some((repaired, units)) => Ok((serde_json::from_slice(&repaired)?, units)),
+            None => Err(err),
+        },
+    }
 }
 
 /// A copy of `body` with every unpaired `\uD800`–`\uDFFF` escape inside a string turned into
-/// `\uFFFD` (the same length), or `None` when there is none.
-fn replace_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
+/// `\uFFFD` (the same length), and the units replaced; `None` when there is none.
+fn replace_lone_surrogates(body: &[u8]) -> Option<(Vec<u8>, Vec<u16>)> {
     let mut out = body.to_vec();
-    let (mut at, mut in_string, mut changed) = (0, false, false);
+    let mut units = Vec::new();
+    let (mut at, mut in_string) = (0, false);
     while at < body.len() {
         match (in_string, body[at]) {
             (_, b'"') => in_string = !in_string,
@@ -29,9 +39,9 @@ fn replace_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
                     at += 12;
                     continue;
                 }
-                if unit.is_some_and(|u| is_high(u) || is_low(u)) {
+                if let Some(lone) = unit.filter(|u| is_high(*u) || is_low(*u)) {
                     out[at + 2..at + 6].copy_from_slice(b"fffd");
-                    changed = true;
+                    units.push(lone);
                 }
                 at += 6;
                 continue;
@@ -41,7 +51,7 @@ fn replace_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
         }
         at += 1;
     }
-    changed.then_some(out)
+    (!units.is_empty()).then_some((out, units))
 }
 
 /// The code unit of a `\uXXXX` escape starting at `at`.
