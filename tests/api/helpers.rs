@@ -17,6 +17,23 @@ pub fn sign(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The event types the contract lists, copied from it rather than imported from the
+/// implementation, so the tests hold the code to the contract.
+pub const DOCUMENTED_TYPES: [&str; 12] = [
+    "agent:start",
+    "agent:complete",
+    "agent:error",
+    "swarm:start",
+    "swarm:complete",
+    "swarm:progress",
+    "workflow:start",
+    "workflow:complete",
+    "workflow:step:complete",
+    "budget:warning",
+    "budget:exceeded",
+    "safety:block",
+];
+
 /// Query parameters as written in a test table.
 pub type Query<'a> = &'a [(&'a str, &'a str)];
 

@@ -3,24 +3,10 @@
 //! Sending a chosen `--id` again is acknowledged as a duplicate.
 
 use crate::backend::TestDb;
+use crate::helpers::DOCUMENTED_TYPES;
 use crate::helpers::ids_of;
 use crate::process::{Exit, Process, dash_events};
 use crate::server::{App, EXIT_TIMEOUT};
-
-const DOCUMENTED_TYPES: [&str; 12] = [
-    "agent:start",
-    "agent:complete",
-    "agent:error",
-    "swarm:start",
-    "swarm:complete",
-    "swarm:progress",
-    "workflow:start",
-    "workflow:complete",
-    "workflow:step:complete",
-    "budget:warning",
-    "budget:exceeded",
-    "safety:block",
-];
 
 both_backends!(
     send_test_delivers_count_events_of_the_type_and_exits_0,

@@ -8,23 +8,9 @@ use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
 use crate::backend::TestDb;
+use crate::helpers::DOCUMENTED_TYPES;
 use crate::helpers::{encode_segment, event, event_at, instant, new_id, sign, status_and_json};
 use crate::server::{App, Launch, SECRET};
-
-const DOCUMENTED_TYPES: [&str; 12] = [
-    "agent:start",
-    "agent:complete",
-    "agent:error",
-    "swarm:start",
-    "swarm:complete",
-    "swarm:progress",
-    "workflow:start",
-    "workflow:complete",
-    "workflow:step:complete",
-    "budget:warning",
-    "budget:exceeded",
-    "safety:block",
-];
 
 both_backends!(
     new_event_is_committed_and_acknowledged_with_200,
