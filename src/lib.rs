@@ -20,6 +20,7 @@ pub mod signature;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+pub mod timeline;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -42,28 +42,39 @@ impl ListParams {
     /// Parses the raw query string of `GET /events`.
     pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
         let mut params = Self {
-            types: Vec::new(),
+            types: parse_type_filter(query)?,
             range: TimeRange::parse(query)?,
             limit: DEFAULT_LIMIT,
             cursor: None,
         };
         for (key, value) in pairs(query) {
             match key.as_str() {
-                "type" => params.types.extend(parse_types(&value)?),
                 "limit" => params.limit = parse_limit(&value)?,
                 "cursor" => params.cursor = Some(parse_cursor(&value)?),
                 _ => {}
             }
         }
-        params.types.sort();
-        params.types.dedup();
-        if params.types.len() > MAX_TYPES {
-            return Err(bad(format!(
-                "type: at most {MAX_TYPES} types may be listed"
-            )));
-        }
         Ok(params)
     }
+}
+
+/// The `type` filter of a raw query string: every listed type (comma-separated, the parameter
+/// possibly repeated), sorted and deduplicated; empty means all types.
+pub fn parse_type_filter(query: Option<&str>) -> Result<Vec<String>, BadParam> {
+    let mut types = Vec::new();
+    for (key, value) in pairs(query) {
+        if key == "type" {
+            types.extend(parse_types(&value)?);
+        }
+    }
+    types.sort();
+    types.dedup();
+    if types.len() > MAX_TYPES {
+        return Err(bad(format!(
+            "type: at most {MAX_TYPES} types may be listed"
+        )));
+    }
+    Ok(types)
 }
 
 impl TimeRange {
@@ -87,7 +98,7 @@ impl TimeRange {
     }
 }
 
-fn pairs(query: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
+pub(crate) fn pairs(query: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
     form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned()
 }
 
@@ -125,7 +136,7 @@ fn parse_instant(name: &str, value: &str) -> Result<i64, BadParam> {
         })
 }
 
-fn bad(message: impl Into<String>) -> BadParam {
+pub(crate) fn bad(message: impl Into<String>) -> BadParam {
     BadParam(message.into())
 }
 

@@ -1,8 +1,11 @@
-//! The query API: `GET /events`, `GET /events/{id}` and `GET /stats`. Parameters are parsed by
-//! pure functions (`query`), the store answers, and stored bodies are rendered as events.
+//! The query API: `GET /events`, `GET /events/{id}`, `GET /events/{id}/body` and `GET /stats`.
+//! Parameters are parsed by pure functions (`query`), the store answers, and stored bodies are
+//! rendered as events (or, for `/body`, answered byte for byte).
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::Value;
@@ -20,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/events", get(list_events))
         .route("/events/{id}", get(get_event))
+        .route("/events/{id}/body", get(get_event_body))
         .route("/stats", get(get_stats))
 }
 
@@ -68,6 +72,33 @@ pub async fn get_event(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Value>, AppError> {
+    let row = find_event(&state, id).await?;
+    Ok(Json(render(&row)?))
+}
+
+/// The exact bytes Dash signed for one event, as stored.
+#[utoipa::path(get, path = "/events/{id}/body", tag = "query",
+    params(("id" = String, Path, description = "The event id")),
+    responses(
+        (status = 200, description = "The signed request body, byte for byte", content_type = "application/json", body = Object),
+        (status = 400, description = "The id is not valid UTF-8", body = ErrorBody),
+        (status = 401, description = "Bearer token missing or wrong", body = ErrorBody),
+        (status = 404, description = "No event with this id", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+pub async fn get_event_body(
+    State(state): State<AppState>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, AppError> {
+    let row = find_event(&state, id).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], row.body).into_response())
+}
+
+async fn find_event(
+    state: &AppState,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<StoredEvent, AppError> {
     let Path(id) = id.map_err(|err| AppError::BadRequest(format!("id: {}", err.body_text())))?;
     let not_found = || AppError::NotFound(format!("no event with id {id:?}"));
     // Ids with control characters are refused on receipt, so none is stored (and PostgreSQL
@@ -75,8 +106,7 @@ pub async fn get_event(
     if id.chars().any(char::is_control) {
         return Err(not_found());
     }
-    let row = state.store.get_event(&id).await?.ok_or_else(not_found)?;
-    Ok(Json(render(&row)?))
+    state.store.get_event(&id).await?.ok_or_else(not_found)
 }
 
 /// Counts, cost and duration over a time window.

@@ -7,6 +7,7 @@ mod events;
 mod rollup;
 mod sqlite;
 mod stats;
+mod timeline;
 mod writer;
 
 use std::str::FromStr;
