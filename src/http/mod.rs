@@ -7,7 +7,9 @@ mod events;
 mod health;
 mod openapi;
 mod server;
+mod timeline;
 mod timing;
+mod web;
 mod webhooks;
 
 use std::sync::Arc;
@@ -52,14 +54,18 @@ pub fn router(state: AppState) -> Router {
         .config
         .limits
         .request_timeout(state.store.writer_settings().write_timeout);
-    let query_api = events::router().route_layer(middleware::from_fn_with_state(
-        state.clone(),
-        auth::require_api_token,
-    ));
+    let query_api =
+        events::router()
+            .merge(timeline::router())
+            .route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_api_token,
+            ));
     Router::new()
         .merge(webhooks::router())
         .merge(query_api)
         .merge(health::router())
+        .merge(web::router())
         .fallback(|| async { AppError::NotFound("no such endpoint".into()) })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(middleware::from_fn_with_state(
