@@ -1,0 +1,57 @@
+// The page's Server-Sent Events parser (web/sse.js), fed the way a network delivers text: in
+// chunks that split lines, fields and line endings anywhere.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { SseParser } from '../../web/sse.js';
+
+function parse(chunks) {
+  const messages = [];
+  const parser = new SseParser((message) => messages.push(message));
+  for (const chunk of chunks) parser.push(chunk);
+  return { messages, parser };
+}
+
+const STREAM = ': keep-alive\n\nid: 7\ndata: {"id":"a","type":"agent:complete"}\n\n'
+  + 'id: 8\ndata: {"id":"b",\ndata: "type":"x"}\n\n: ping\n\n';
+
+test('messages carry their id and data; comments are skipped', () => {
+  const { messages, parser } = parse([STREAM]);
+  assert.deepEqual(messages, [
+    { id: '7', event: 'message', data: '{"id":"a","type":"agent:complete"}' },
+    { id: '8', event: 'message', data: '{"id":"b",\n"type":"x"}' },
+  ]);
+  assert.equal(parser.lastEventId, '8');
+});
+
+test('every split of the stream into two chunks gives the same messages', () => {
+  const whole = parse([STREAM]).messages;
+  for (let at = 0; at <= STREAM.length; at += 1) {
+    assert.deepEqual(parse([STREAM.slice(0, at), STREAM.slice(at)]).messages, whole, `split at ${at}`);
+  }
+});
+
+test('one character at a time, with CRLF and CR line endings', () => {
+  for (const ending of ['\r\n', '\r']) {
+    const text = STREAM.replaceAll('\n', ending);
+    assert.deepEqual(parse([...text]).messages, parse([STREAM]).messages, JSON.stringify(ending));
+  }
+});
+
+test('a message is dispatched only at its blank line', () => {
+  const { messages } = parse(['id: 1\ndata: x\n']);
+  assert.equal(messages.length, 0);
+});
+
+test('fields without a space, unknown fields and named events', () => {
+  const { messages } = parse(['retry: 5\nevent: ping\ndata:x\n\ndata:y\n\n']);
+  assert.deepEqual(messages, [
+    { id: null, event: 'ping', data: 'x' },
+    { id: null, event: 'message', data: 'y' },
+  ]);
+});
+
+test('an id survives into later messages until replaced', () => {
+  const { messages } = parse(['id: 5\n\ndata: a\n\nid: 6\ndata: b\n\n']);
+  assert.deepEqual(messages.map((m) => m.id), ['5', '6']);
+});
