@@ -1,5 +1,5 @@
-//! The bearer token on the query API: with `--api-token`, `/events`, `/events/{id}` and `/stats`
-//! answer 401 `{"error": …}` to a missing or wrong token and 200 to the right one, while the
+//! The bearer token on the query API: with `--api-token`, `/events`, `/events/{id}`,
+//! `/events/{id}/body`, `/stats` and `/stats/timeline` answer 401 `{"error": …}` to a missing or wrong token and 200 to the right one, while the
 //! webhook and the operations endpoints never ask for it. Without a token, on loopback, queries
 //! are open and the server warns about it in its log.
 
@@ -10,7 +10,13 @@ use crate::helpers::{assert_error, event, status_and_json};
 use crate::server::{App, Launch};
 
 const TOKEN: &str = "s3cret-token";
-const QUERY_PATHS: [&str; 3] = ["/events", "/events/known", "/stats"];
+const QUERY_PATHS: [&str; 5] = [
+    "/events",
+    "/events/known",
+    "/events/known/body",
+    "/stats",
+    "/stats/timeline",
+];
 
 both_backends!(
     query_api_without_the_right_bearer_token_is_rejected_with_401,

@@ -106,6 +106,7 @@ async fn query_answers(app: &App) -> Vec<Answer> {
         ("get", template, status, body)
     };
     let (events, one, stats) = ("/events", "/events/{id}", "/stats");
+    let (body, timeline) = ("/events/{id}/body", "/stats/timeline");
     vec![
         get("/events".into(), events, true).await,
         get("/events?limit=1".into(), events, true).await,
@@ -117,6 +118,13 @@ async fn query_answers(app: &App) -> Vec<Answer> {
         get("/stats".into(), stats, true).await,
         get("/stats?since=yesterday".into(), stats, true).await,
         get("/stats".into(), stats, false).await,
+        get(format!("/events/{id}/body"), body, true).await,
+        get(format!("/events/{}/body", new_id()), body, true).await,
+        get(format!("/events/{id}/body"), body, false).await,
+        get("/stats/timeline".into(), timeline, true).await,
+        get("/stats/timeline?bucket=week".into(), timeline, true).await,
+        get("/stats/timeline".into(), timeline, false).await,
+        get("/".into(), "/", false).await,
         get("/healthz".into(), "/healthz", false).await,
         get("/readyz".into(), "/readyz", false).await,
         get("/metrics".into(), "/metrics", false).await,
