@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde_json::{Value, json};
 
 use crate::backend::TestDb;
-use crate::helpers::{assert_error, instant, new_id};
+use crate::helpers::{Query, assert_error, instant, new_id};
 use crate::server::App;
 
 both_backends!(
@@ -246,28 +246,24 @@ async fn too_many_buckets_or_bad_parameters_are_400_naming_the_parameter(db: Tes
     let app = App::start(&db).await;
     store_sample(&app).await;
 
-    let cases: [(&str, Vec<(&str, &str)>, &str); 6] = [
+    let cases: [(&str, Query, &str); 6] = [
         (
             "84 days of hours",
-            vec![("since", START), ("until", "2027-02-19T22:00:00Z")],
+            &[("since", START), ("until", "2027-02-19T22:00:00Z")],
             "bucket",
         ),
         (
             "10 000 years of days",
-            vec![("since", "0001-01-01T00:00:00Z"), ("bucket", "day")],
+            &[("since", "0001-01-01T00:00:00Z"), ("bucket", "day")],
             "bucket",
         ),
-        ("an unknown bucket", vec![("bucket", "week")], "bucket"),
-        ("an empty bucket", vec![("bucket", "")], "bucket"),
-        (
-            "an unparseable since",
-            vec![("since", "yesterday")],
-            "since",
-        ),
-        ("an empty type", vec![("type", "a,,b")], "type"),
+        ("an unknown bucket", &[("bucket", "week")], "bucket"),
+        ("an empty bucket", &[("bucket", "")], "bucket"),
+        ("an unparseable since", &[("since", "yesterday")], "since"),
+        ("an empty type", &[("type", "a,,b")], "type"),
     ];
     for (case, query, name) in cases {
-        let (status, body) = app.get_query("/stats/timeline", &query).await;
+        let (status, body) = app.get_query("/stats/timeline", query).await;
         assert_error(case, status, &body, 400, Some(name));
     }
     // Exactly 2000 hours is allowed.
