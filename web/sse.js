@@ -65,6 +65,12 @@ export async function follow({ url, headers, onEvent, onStatus, signal }) {
       const response = await fetch(url, request);
       if (response.status === 401) return onStatus('unauthorized');
       if (response.status === 404 || response.status === 405) return onStatus('unavailable');
+      // A position this log cannot place (another database behind the same address): start
+      // again at the current end rather than retrying it forever.
+      if (response.status === 400 && lastId !== null) {
+        lastId = null;
+        continue;
+      }
       if (!response.ok || !response.body) throw new Error(`stream answered ${response.status}`);
       onStatus('live');
       failures = 0;

@@ -135,7 +135,11 @@ export class EventTable {
     id.append(open);
     tr.append(time, type, id, cell(summarize(data), 'summary'),
       cell(formatCost(data.cost), 'num'), cell(formatDuration(data.durationMs), 'num'));
-    tr.addEventListener('click', (e) => { if (e.target === tr || e.target.tagName === 'TD') this.onOpen(event); });
+    // The whole row opens the event for a mouse (the id button does for the keyboard), unless
+    // the click ended a text selection, e.g. of an id to copy.
+    tr.addEventListener('click', (e) => {
+      if (!e.target.closest('button') && !window.getSelection()?.toString()) this.onOpen(event);
+    });
     return tr;
   }
 }
