@@ -131,7 +131,11 @@ async function main() {
       assert.equal(stored[0], 1, 'the token is in sessionStorage');
       assert.equal(stored[1], 0, 'nothing in localStorage');
       assert.ok(!stored[2].includes(apiToken), 'the token is not in the URL');
-      await page.screenshot({ path: join(artifacts, 'viewer.png'), fullPage: true });
+      await page.screenshot({ path: join(artifacts, 'viewer.png') });
+      await page.screenshot({ path: join(artifacts, 'viewer-full.png'), fullPage: true });
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await page.screenshot({ path: join(artifacts, 'viewer-dark.png') });
+      await page.emulateMedia({ colorScheme: 'light' });
     });
 
     const warnings = newestFirst.filter((e) => e.type === 'budget:warning');
@@ -204,7 +208,7 @@ async function main() {
     await context.close();
     rmSync(profile, { recursive: true, force: true });
   }
-  console.log(`screenshots: ${join(artifacts, 'viewer.png')} ${join(artifacts, 'viewer-detail.png')}`);
+  for (const name of ['viewer.png', 'viewer-full.png', 'viewer-dark.png', 'viewer-detail.png']) console.log(`screenshot: ${join(artifacts, name)}`);
 }
 
 await main();
