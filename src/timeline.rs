@@ -151,12 +151,12 @@ pub struct BucketRow {
 pub struct Timeline {
     /// `hour` or `day`.
     pub bucket: &'static str,
-    /// The start of the events counted (given, or the oldest matching event); null when no bound
-    /// was given and no event matches.
+    /// The start of the events counted (given, or the oldest matching event); null when not
+    /// given and no event matches.
     #[schema(format = DateTime)]
     pub since: Option<String>,
     /// The end (exclusive) of the events counted (given, or just after the newest matching
-    /// event); null like `since`.
+    /// event); null when not given and no event matches.
     #[schema(format = DateTime)]
     pub until: Option<String>,
     /// Every bucket of the range, oldest first, also the empty ones.
@@ -176,9 +176,9 @@ pub struct TimelineBucket {
 }
 
 impl Timeline {
-    /// Every bucket of `plan`, filled from `rows`; `known_range` says whether the range is real
-    /// (given or read from events) and so is answered.
-    pub fn assemble(plan: &Plan, rows: Vec<BucketRow>, known_range: bool) -> Self {
+    /// Every bucket of `plan`, filled from `rows`. An open bound (`TimeRange::ALL`'s, left when
+    /// no event could supply it) is answered as null.
+    pub fn assemble(plan: &Plan, rows: Vec<BucketRow>) -> Self {
         let width = plan.width.micros();
         let mut buckets: Vec<TimelineBucket> = (0..plan.count)
             .map(|n| TimelineBucket {
@@ -198,11 +198,11 @@ impl Timeline {
             *bucket.counts.entry(event_type).or_insert(0) += row.events;
             bucket.cost += row.cost.unwrap_or(0.0);
         }
-        let bound = |micros: i64| known_range.then(|| format_micros(micros));
+        let bound = |micros: i64, open: i64| (micros != open).then(|| format_micros(micros));
         Self {
             bucket: plan.width.as_str(),
-            since: bound(plan.range.since_us),
-            until: bound(plan.range.until_us),
+            since: bound(plan.range.since_us, TimeRange::ALL.since_us),
+            until: bound(plan.range.until_us, TimeRange::ALL.until_us),
             buckets,
         }
     }
@@ -280,7 +280,7 @@ mod tests {
             row("b", 0, 1, None),
             row("a", 2, 1, Some(0.25)),
         ];
-        let timeline = Timeline::assemble(&plan, rows, true);
+        let timeline = Timeline::assemble(&plan, rows);
         assert_eq!(timeline.buckets.len(), 3);
         assert_eq!(timeline.buckets[0].start, "1970-01-01T00:00:00Z");
         assert_eq!(

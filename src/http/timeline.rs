@@ -44,15 +44,12 @@ pub async fn get_timeline(
         false => params.types.iter().map(|t| t.as_bytes().to_vec()).collect(),
     };
     let Some(range) = effective_range(&state, &types, &params).await? else {
-        return Ok(Json(Timeline::assemble(
-            &Plan::empty(params.width, params.range),
-            Vec::new(),
-            false,
-        )));
+        let nothing = Plan::empty(params.width, params.range);
+        return Ok(Json(Timeline::assemble(&nothing, Vec::new())));
     };
     let plan = Plan::new(params.width, range)?;
     let rows = state.store.timeline(&types, &plan).await?;
-    Ok(Json(Timeline::assemble(&plan, rows, true)))
+    Ok(Json(Timeline::assemble(&plan, rows)))
 }
 
 /// The range as given, with a missing bound taken from the matching events; `None` when one is

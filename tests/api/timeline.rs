@@ -236,6 +236,14 @@ async fn an_empty_log_has_no_buckets(db: TestDb) {
         json!({ "bucket": "hour", "since": null, "until": null, "buckets": [] })
     );
 
+    // One bound given: answered as given, the other cannot be taken from any event.
+    let (_, half) = app.get_query("/stats/timeline", &[("since", START)]).await;
+    assert_eq!(instant(&half["since"]), start());
+    assert_eq!(
+        (&half["until"], &half["buckets"]),
+        (&Value::Null, &json!([]))
+    );
+
     // With both bounds the range is known: its buckets are there, all empty.
     let query = [("since", START), ("until", "2026-11-28T00:00:00Z")];
     let (_, bounded) = app.get_query("/stats/timeline", &query).await;
