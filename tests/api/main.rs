@@ -39,6 +39,7 @@ mod launch;
 mod process;
 mod raw_client;
 mod server;
+mod sse;
 
 mod auth;
 mod config;
@@ -63,6 +64,9 @@ mod slow_clients;
 mod startup;
 mod stats;
 mod stats_windows;
+mod stream;
+mod stream_migration;
 mod unavailable;
 mod validation;
+mod verify;
 mod webhooks;
