@@ -1,6 +1,6 @@
-//! The command line: `serve`, `migrate` and `send-test`, each option with the environment variable
-//! that also sets it (the flag wins). Turning these into a `Config` is where missing or empty
-//! values become configuration errors that name the variable to set.
+//! The command line: `serve`, `migrate`, `send-test` and `verify`, each option with the
+//! environment variable that also sets it (the flag wins). Turning these into a `Config` is where
+//! missing or empty values become configuration errors that name the variable to set.
 
 use std::time::Duration;
 
@@ -32,6 +32,8 @@ pub enum Command {
     Migrate(DatabaseArgs),
     /// Sign sample events and POST them to a receiver, printing each answer.
     SendTest(SendTestArgs),
+    /// Re-check every stored event against its stored signed body; exit 1 if one does not match.
+    Verify(VerifyArgs),
 }
 
 /// Where the events are stored.
@@ -132,6 +134,19 @@ pub struct SendTestArgs {
     /// Send this id (every time) instead of fresh UUIDs, e.g. to redeliver an event.
     #[arg(long)]
     pub id: Option<String>,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// HMAC key the events were signed with (required).
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// A second key also accepted (events signed before a rotation).
+    #[arg(long, env = "WEBHOOK_SECRET_PREVIOUS", hide_env_values = true)]
+    pub webhook_secret_previous: Option<String>,
 }
 
 impl ServeArgs {

@@ -3,7 +3,7 @@
 use crate::cli::{Command, DatabaseArgs, ServeArgs};
 use crate::startup::StartupError;
 use crate::store::{Durability, Store, redact};
-use crate::{http, listen, send_test, serve};
+use crate::{http, listen, send_test, serve, verify};
 
 /// Runs the chosen subcommand to completion.
 pub async fn run(command: Command) -> Result<(), StartupError> {
@@ -11,6 +11,7 @@ pub async fn run(command: Command) -> Result<(), StartupError> {
         Command::Serve(args) => run_serve(args).await,
         Command::Migrate(args) => run_migrate(args).await,
         Command::SendTest(args) => send_test::run(args).await,
+        Command::Verify(args) => verify::run(args).await,
     }
 }
 

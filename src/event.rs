@@ -55,6 +55,8 @@ pub struct NewEvent {
     pub duration_ms: Option<f64>,
     /// The exact bytes Dash signed.
     pub body: Bytes,
+    /// The HMAC that verified the delivery (set by the receiver once it has checked it).
+    pub signature: Option<[u8; crate::signature::DIGEST_LEN]>,
 }
 
 /// Validates a delivery body whose signature has already been verified.
@@ -93,6 +95,7 @@ pub fn parse_delivery(body: Bytes) -> Result<NewEvent, InvalidEvent> {
         cost: finite_number(data, "cost"),
         duration_ms: finite_number(data, "durationMs"),
         body,
+        signature: None,
     })
 }
 

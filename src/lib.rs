@@ -14,6 +14,7 @@ pub mod http;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
+pub mod position;
 pub mod query;
 pub mod send_test;
 pub mod signature;
@@ -21,6 +22,7 @@ pub mod startup;
 pub mod store;
 pub mod telemetry;
 pub mod timeline;
+pub mod verify;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -46,18 +48,19 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (writer, mut writers) = BatchWriter::spawn(store.clone(), store.writer_settings());
+    let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
         writer,
         metrics: Metrics::new(),
+        shutdown: draining_rx.clone(),
     };
     let limits = state.config.limits;
     let app = http::router(state);
-    let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
     let server = http::serve_connections(listener, app, limits, async move {
         shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight");
+        tracing::info!("shutting down: finishing requests in flight, ending live streams");
         let _ = draining_tx.send(true);
     });
     let drain_deadline = async move {

@@ -33,6 +33,15 @@ pub struct ListParams {
     pub cursor: Option<Cursor>,
 }
 
+/// The filters of `GET /events/stream`: those of `GET /events`, without its paging.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamParams {
+    /// Only these types; empty means all.
+    pub types: Vec<String>,
+    /// The window over the events' own timestamps.
+    pub range: TimeRange,
+}
+
 /// A parameter with a bad value; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -55,6 +64,24 @@ impl ListParams {
             }
         }
         Ok(params)
+    }
+}
+
+impl StreamParams {
+    /// Parses the raw query string of `GET /events/stream`: `type`, `since` and `until` exactly
+    /// as `GET /events` does. A stream is not paged, so `limit` and `cursor` are refused rather
+    /// than ignored (a client sending them expects something this endpoint does not do).
+    pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
+        if let Some((key, _)) = pairs(query).find(|(key, _)| key == "limit" || key == "cursor") {
+            return Err(bad(format!(
+                "{key}: not accepted by /events/stream (it is not paged; resume with Last-Event-ID)"
+            )));
+        }
+        let list = ListParams::parse(query)?;
+        Ok(Self {
+            types: list.types,
+            range: list.range,
+        })
     }
 }
 
@@ -194,6 +221,22 @@ mod tests {
     fn limit_bounds_are_inclusive() {
         assert_eq!(ListParams::parse(Some("limit=1")).unwrap().limit, 1);
         assert_eq!(ListParams::parse(Some("limit=1000")).unwrap().limit, 1000);
+    }
+
+    #[test]
+    fn stream_filters_parse_like_the_list_and_refuse_paging() {
+        let query = "type=b,a&since=2026-11-28T10:00:00Z&other=x";
+        let params = StreamParams::parse(Some(query)).unwrap();
+        let list = ListParams::parse(Some(query)).unwrap();
+        assert_eq!((params.types, params.range), (list.types, list.range));
+        for (query, name) in [
+            ("limit=10", "limit"),
+            ("cursor=x", "cursor"),
+            ("type=", "type"),
+        ] {
+            let err = StreamParams::parse(Some(query)).expect_err(query);
+            assert!(err.0.starts_with(name), "{query}: {:?}", err.0);
+        }
     }
 
     #[test]

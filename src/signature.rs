@@ -10,8 +10,6 @@ use crate::config::Secret;
 type HmacSha256 = Hmac<Sha256>;
 
 const PREFIX: &str = "sha256=";
-const DIGEST_LEN: usize = 32;
-
 /// Why a signature was refused. Every variant answers 401; the variant is logged and counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
@@ -33,25 +31,42 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
     format!("{PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
 }
 
+/// The length of an HMAC-SHA256 digest, as stored beside each event.
+pub const DIGEST_LEN: usize = 32;
+
 /// Checks `header` (the raw header value, if any) against `body` under each of `secrets`.
 pub fn verify(
     secrets: &[&Secret],
     header: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), SignatureError> {
+    verified_digest(secrets, header, body).map(drop)
+}
+
+/// Like `verify`, and answers the digest that matched, to be stored with the event (so that
+/// `dash-events verify` can later re-check the stored body against it).
+pub fn verified_digest(
+    secrets: &[&Secret],
+    header: Option<&[u8]>,
+    body: &[u8],
+) -> Result<[u8; DIGEST_LEN], SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let expected = decode_header(header)?;
-    // verify_slice compares in constant time; trying every secret supports rotation.
-    let matches = secrets.iter().any(|secret| {
-        let mut mac = mac_for(secret.expose().as_bytes());
-        mac.update(body);
-        mac.verify_slice(&expected).is_ok()
-    });
-    if matches {
-        Ok(())
+    if matches_digest(secrets, &expected, body) {
+        Ok(expected)
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+/// Whether `digest` is the HMAC of `body` under one of `secrets`. `verify_slice` compares in
+/// constant time (and refuses a digest of the wrong length); trying every secret supports rotation.
+pub fn matches_digest(secrets: &[&Secret], digest: &[u8], body: &[u8]) -> bool {
+    secrets.iter().any(|secret| {
+        let mut mac = mac_for(secret.expose().as_bytes());
+        mac.update(body);
+        mac.verify_slice(digest).is_ok()
+    })
 }
 
 fn decode_header(header: &[u8]) -> Result<[u8; DIGEST_LEN], SignatureError> {
@@ -143,6 +158,19 @@ mod tests {
             let result = verify(&[&secret("k")], Some(header.as_bytes()), b"body");
             assert_eq!(result, Err(SignatureError::Malformed), "case: {case}");
         }
+    }
+
+    #[test]
+    fn the_matching_digest_is_answered_and_rechecks_the_body() {
+        let (current, previous) = (secret("new"), secret("old"));
+        let header = sign(b"old", b"body");
+        let digest = verified_digest(&[&current, &previous], Some(header.as_bytes()), b"body")
+            .expect("signed with the previous secret");
+        assert_eq!(hex::encode(digest), header[PREFIX.len()..]);
+        assert!(matches_digest(&[&current, &previous], &digest, b"body"));
+        assert!(!matches_digest(&[&current], &digest, b"body"));
+        assert!(!matches_digest(&[&previous], &digest, b"bodY"));
+        assert!(!matches_digest(&[&previous], &digest[..31], b"body"));
     }
 
     #[test]

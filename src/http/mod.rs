@@ -7,6 +7,7 @@ mod events;
 mod health;
 mod openapi;
 mod server;
+mod stream;
 mod timeline;
 mod timing;
 mod web;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The metrics registry.
     pub metrics: Metrics,
+    /// Becomes true when shutdown begins, so that endless answers (live streams) end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The whole application: every route, its middleware and its state.
@@ -54,13 +57,13 @@ pub fn router(state: AppState) -> Router {
         .config
         .limits
         .request_timeout(state.store.writer_settings().write_timeout);
-    let query_api =
-        events::router()
-            .merge(timeline::router())
-            .route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                auth::require_api_token,
-            ));
+    let query_api = events::router()
+        .merge(timeline::router())
+        .merge(stream::router())
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_api_token,
+        ));
     Router::new()
         .merge(webhooks::router())
         .merge(query_api)

@@ -81,8 +81,10 @@ async fn verified_event(state: &AppState, request: Request) -> Result<NewEvent, 
     let body = read_limited(body, &parts.headers, state.config.max_body_bytes, deadline).await?;
     check_content_type(&parts.headers)?;
     let header = parts.headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
-    signature::verify(&state.config.webhook_secrets(), header, &body)?;
-    Ok(parse_delivery(body)?)
+    let digest = signature::verified_digest(&state.config.webhook_secrets(), header, &body)?;
+    let mut event = parse_delivery(body)?;
+    event.signature = Some(digest);
+    Ok(event)
 }
 
 /// Reads the whole body, at most `limit` bytes within `deadline`. The deadline covers the whole

@@ -12,8 +12,8 @@ use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 use super::{InsertOutcome, Store, on_pool, rollup};
 use crate::event::NewEvent;
 
-const INSERT_EVENTS: &str =
-    "insert into events (id, type, ts_us, received_us, content_hash, cost, duration_ms, body) ";
+const INSERT_EVENTS: &str = "insert into events \
+    (id, type, ts_us, received_us, content_hash, cost, duration_ms, body, signature) ";
 const INSERT_TYPES: &str = "insert into event_types (type) ";
 const SELECT_HASHES: &str = "select id, content_hash from events where id in (";
 const UPSERT_STATS: &str = "insert into event_stats \
@@ -82,6 +82,7 @@ where
     Option<f64>: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
+    Option<&'a [u8]>: Encode<'a, DB> + Type<DB>,
 {
     let mut insert = QueryBuilder::new(INSERT_EVENTS);
     insert.push_values(rows, |mut row, (event, received_us)| {
@@ -92,7 +93,8 @@ where
             .push_bind(event.content_hash.as_slice())
             .push_bind(event.cost)
             .push_bind(event.duration_ms)
-            .push_bind(event.body.as_ref());
+            .push_bind(event.body.as_ref())
+            .push_bind(event.signature.as_ref().map(<[u8; 32]>::as_slice));
     });
     insert.push(" on conflict (id) do nothing");
     insert
@@ -212,6 +214,7 @@ mod tests {
             cost: None,
             duration_ms: None,
             body: Bytes::new(),
+            signature: None,
         }
     }
 

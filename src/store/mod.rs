@@ -4,9 +4,11 @@
 
 mod batch;
 mod events;
+mod integrity;
 mod rollup;
 mod sqlite;
 mod stats;
+mod stream;
 mod timeline;
 mod writer;
 
@@ -19,8 +21,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use events::{InsertOutcome, StoredEvent};
+pub use integrity::StoredRow;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
+pub use stream::StreamPage;
 pub use writer::{BatchWriter, WriterSettings};
 
 use crate::startup::StartupError;

@@ -125,6 +125,7 @@ mod tests {
             cost,
             duration_ms,
             body: Bytes::new(),
+            signature: None,
         }
     }
 

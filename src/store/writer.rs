@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
 use super::{InsertOutcome, Store, StoreError};
@@ -45,6 +45,7 @@ pub struct BatchWriter {
     queue: mpsc::Sender<Pending>,
     write_timeout: Duration,
     health: Arc<WriteHealth>,
+    commits: Arc<watch::Sender<u64>>,
 }
 
 /// When a commit last failed, for readiness: a database can answer reads and still refuse
@@ -77,6 +78,7 @@ impl BatchWriter {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let queue: Queue = Arc::new(Mutex::new(receiver));
         let health = Arc::new(WriteHealth::default());
+        let commits = Arc::new(watch::Sender::new(0));
         let mut tasks = JoinSet::new();
         for _ in 0..settings.writers.max(1) {
             tasks.spawn(run_writer(
@@ -84,12 +86,14 @@ impl BatchWriter {
                 queue.clone(),
                 settings,
                 health.clone(),
+                commits.clone(),
             ));
         }
         let writer = Self {
             queue: sender,
             write_timeout: settings.write_timeout,
             health,
+            commits,
         };
         (writer, tasks)
     }
@@ -98,6 +102,12 @@ impl BatchWriter {
     /// next success" keeps an idle receiver from staying unready after the database recovered.
     pub fn failed_within(&self, window: Duration) -> bool {
         self.health.failed_within(window)
+    }
+
+    /// Changes each time a batch that stored new events has committed, so that live streams
+    /// read at once instead of at their next poll.
+    pub fn subscribe_commits(&self) -> watch::Receiver<u64> {
+        self.commits.subscribe()
     }
 
     /// Stores `event` in the next batch and returns once that batch is committed.
@@ -130,6 +140,7 @@ async fn run_writer(
     queue: Queue,
     settings: WriterSettings,
     health: Arc<WriteHealth>,
+    commits: Arc<watch::Sender<u64>>,
 ) {
     let max_batch = settings.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
@@ -141,8 +152,11 @@ async fn run_writer(
         let shard = fastrand::i32(0..settings.stat_shards.max(1));
         let result = insert_with_retries(&store, &events, shard, &known_types).await;
         health.record(result.is_ok());
-        if result.is_ok() {
+        if let Ok(outcomes) = &result {
             known_types.extend(events.iter().map(|(e, _)| e.event_type.as_bytes().to_vec()));
+            if outcomes.contains(&InsertOutcome::Stored) {
+                commits.send_modify(|count| *count = count.wrapping_add(1));
+            }
         }
         answer_all(&mut batch, result);
     }

@@ -42,6 +42,11 @@ impl App {
         Launch::new(db).start().await
     }
 
+    /// The API token the server requires, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.launch.token()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }

@@ -1,0 +1,127 @@
+//! The position of `GET /events/stream`, sent as each message's SSE `id:` and read back from
+//! `Last-Event-ID`. Opaque to clients; what it holds depends on the backend (see the 0002
+//! migrations): SQLite's commit-ordered `seq` (`s<seq>`), or PostgreSQL's inserting transaction
+//! and the event id (`p<txid>.<base64url id>`). A stream returns the events strictly after it.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// Where a stream stands: every event at or before it has been sent (or filtered out).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Position {
+    /// SQLite: the `seq` of the last event passed.
+    Seq(i64),
+    /// PostgreSQL: the `(txid, id)` of the last event passed. An empty id stands before every
+    /// event of that transaction (ids are never empty).
+    Txid {
+        /// The inserting transaction's id.
+        txid: u64,
+        /// The event id.
+        id: String,
+    },
+}
+
+/// The text was not a position this service produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BadPosition;
+
+impl Position {
+    /// The opaque text sent as the SSE `id:`. Only ASCII letters, digits, `-`, `_` and `.`, so
+    /// it is safe on an SSE line and in a header.
+    pub fn encode(&self) -> String {
+        match self {
+            Self::Seq(seq) => format!("s{seq}"),
+            Self::Txid { txid, id } => format!("p{txid}.{}", URL_SAFE_NO_PAD.encode(id)),
+        }
+    }
+
+    /// Reads back a position produced by `encode`.
+    pub fn decode(text: &str) -> Result<Self, BadPosition> {
+        if let Some(seq) = text.strip_prefix('s') {
+            return digits(seq)
+                .and_then(|seq| seq.parse().ok())
+                .map(Self::Seq)
+                .ok_or(BadPosition);
+        }
+        let rest = text.strip_prefix('p').ok_or(BadPosition)?;
+        let (txid, id) = rest.split_once('.').ok_or(BadPosition)?;
+        let txid = digits(txid)
+            .and_then(|t| t.parse().ok())
+            .ok_or(BadPosition)?;
+        let id = URL_SAFE_NO_PAD.decode(id).map_err(|_| BadPosition)?;
+        let id = String::from_utf8(id).map_err(|_| BadPosition)?;
+        // Stored ids never hold control characters, so a position with one was not made here.
+        if id.chars().any(char::is_control) {
+            return Err(BadPosition);
+        }
+        Ok(Self::Txid { txid, id })
+    }
+}
+
+/// `text` if it is a non-empty run of ASCII digits (no sign, no space: one spelling per value).
+fn digits(text: &str) -> Option<&str> {
+    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_round_trip() {
+        let positions = [
+            Position::Seq(0),
+            Position::Seq(i64::MAX),
+            Position::Txid {
+                txid: 7,
+                id: String::new(),
+            },
+            Position::Txid {
+                txid: u64::MAX,
+                id: "évènement:1/x?y".into(),
+            },
+        ];
+        for position in positions {
+            assert_eq!(Position::decode(&position.encode()), Ok(position));
+        }
+    }
+
+    #[test]
+    fn encoded_positions_are_plain_ascii() {
+        let text = Position::Txid {
+            txid: 1,
+            id: "??>>~~\n".repeat(5),
+        }
+        .encode();
+        assert!(
+            text.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        );
+    }
+
+    #[test]
+    fn garbage_is_rejected() {
+        let control = format!("p1.{}", URL_SAFE_NO_PAD.encode("a\u{7}"));
+        let not_utf8 = format!("p1.{}", URL_SAFE_NO_PAD.encode([0xff, 0xfe]));
+        for text in [
+            "",
+            "s",
+            "s-1",
+            "s+1",
+            "s 1",
+            "s1x",
+            "s99999999999999999999",
+            "p",
+            "p1",
+            "p.YQ",
+            "p-1.YQ",
+            "p1.!!",
+            "x1",
+            "S1",
+            &control,
+            &not_utf8,
+        ] {
+            assert_eq!(Position::decode(text), Err(BadPosition), "{text:?}");
+        }
+    }
+}
