@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { SseParser } from '../../web/sse.js';
+import { SseParser, follow } from '../../web/sse.js';
 
 function parse(chunks) {
   const messages = [];
@@ -54,4 +54,44 @@ test('fields without a space, unknown fields and named events', () => {
 test('an id survives into later messages until replaced', () => {
   const { messages } = parse(['id: 5\n\ndata: a\n\nid: 6\ndata: b\n\n']);
   assert.deepEqual(messages.map((m) => m.id), ['5', '6']);
+});
+
+/** A fetch that answers each call from `answers` (a status and the stream's chunks). */
+function fakeFetch(answers, requests) {
+  return async (url, init) => {
+    requests.push({ url, headers: { ...init.headers } });
+    const answer = answers.shift() ?? { status: 401, chunks: [] };
+    const chunks = [...answer.chunks];
+    // Chunk by chunk, as read: an error raised at once would drop what was queued before it.
+    const body = new ReadableStream({
+      pull(controller) {
+        if (chunks.length) controller.enqueue(new TextEncoder().encode(chunks.shift()));
+        else if (answer.fail) controller.error(new Error('connection reset'));
+        else controller.close();
+      },
+    });
+    return new Response(body, { status: answer.status });
+  };
+}
+
+test('follow() resumes after a broken stream with the last id, until unauthorized', async () => {
+  const requests = [];
+  globalThis.fetch = fakeFetch([
+    { status: 200, chunks: ['id: p1\ndata: {"id":"a"}\n\nid: p2\nda', 'ta: {"id":"b"}\n\n'], fail: true },
+    { status: 200, chunks: ['id: p3\ndata: {"id":"c"}\n\n'] },
+  ], requests);
+  const events = [];
+  const statuses = [];
+  await follow({
+    url: '/events/stream?type=x',
+    headers: () => ({ Authorization: 'Bearer t' }),
+    onEvent: (event) => events.push(event.id),
+    onStatus: (status) => statuses.push(status),
+    signal: new AbortController().signal,
+  });
+  assert.deepEqual(events, ['a', 'b', 'c']);
+  assert.deepEqual(requests.map((r) => r.headers['Last-Event-ID']), [undefined, 'p2', 'p3']);
+  assert.ok(requests.every((r) => r.headers.Authorization === 'Bearer t' && r.url === '/events/stream?type=x'));
+  assert.equal(statuses.at(-1), 'unauthorized');
+  assert.ok(statuses.includes('retrying'));
 });

@@ -153,9 +153,12 @@ async function main() {
     const liveWarning = event('budget:warning', new Date().toISOString(), { percentage: 95, budget: 50 });
     const liveOther = event('agent:error', new Date().toISOString(), { agentId: 'agent-live', error: 'boom' });
     await step('a new event of the filtered type arrives live, others do not', async () => {
+      // A mark on the window: gone if the page were reloaded instead of updated.
+      await page.evaluate(() => { window.stillTheSamePage = true; });
       await deliver(JSON.stringify(liveOther));
       await deliver(JSON.stringify(liveWarning));
-      await page.locator(`#events-body tr[data-id="${liveWarning.id}"]`).waitFor();
+      await page.locator(`#events-body tr.fresh[data-id="${liveWarning.id}"]`).waitFor();
+      assert.equal(await page.evaluate(() => window.stillTheSamePage), true, 'the page was reloaded');
       assert.equal((await rowIds(page))[0], liveWarning.id);
       assert.ok(!(await rowIds(page)).includes(liveOther.id), 'an event of another type was shown');
       assert.ok((await rowTypes(page)).every((t) => t === 'budget:warning'));
