@@ -11,7 +11,10 @@
 # stopped after SCHEMATHESIS_TIME_LIMIT seconds (default 150). The seed is fixed so that CI is
 # reproducible; set SCHEMATHESIS_SEED to explore others. SCHEMATHESIS_BACKEND=postgres runs
 # against a new database on DASH_EVENTS_TEST_POSTGRES's server (dropped afterwards) instead of
-# SQLite. Reports (JUnit, HAR) go to SCHEMATHESIS_REPORT_DIR (target/schemathesis). A longer run:
+# SQLite. Reports (JUnit, HAR) go to SCHEMATHESIS_REPORT_DIR (target/schemathesis).
+# `GET /events/stream` is excluded: its 200 answer is an endless Server-Sent Events stream, which
+# schemathesis would read until its request timeout and report as a failure. Its 400 and 401
+# answers and its stream are covered by tests/api/stream*.rs. A longer run:
 #   SCHEMATHESIS_BACKEND=postgres SCHEMATHESIS_MAX_EXAMPLES=1000 SCHEMATHESIS_TIME_LIMIT=1800 \
 #     SCHEMATHESIS_SEED=$RANDOM .ci/schemathesis.sh
 set -euo pipefail
@@ -113,6 +116,7 @@ repo="$PWD"
   PYTHONDONTWRITEBYTECODE=1 timeout --kill-after=10 "$time_limit" "$st" run "$base/openapi.json" \
   --header "Authorization: Bearer $API_TOKEN" \
   --checks "$checks" \
+  --exclude-path /events/stream \
   --max-examples "$max_examples" \
   --seed "$seed" \
   --generation-database none \

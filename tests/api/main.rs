@@ -66,6 +66,7 @@ mod startup;
 mod stats;
 mod stats_windows;
 mod stream;
+mod stream_access;
 mod stream_migration;
 mod timeline;
 mod unavailable;

@@ -116,13 +116,16 @@ impl SseStream {
         }
     }
 
-    /// The next message, skipping comments; panics on the end of the stream or a timeout.
+    /// The next message within `timeout`, skipping comments; panics on the end of the stream or
+    /// when the time is up (keep-alive comments do not extend it).
     pub async fn message(&mut self, timeout: Duration) -> Message {
+        let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            match self.next(timeout).await {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.next(left).await {
                 Next::Message(message) => return message,
                 Next::Comment => continue,
-                other => panic!("expected a message, got {other:?}"),
+                other => panic!("expected a message within {timeout:?}, got {other:?}"),
             }
         }
     }
