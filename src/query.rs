@@ -66,6 +66,23 @@ impl ListParams {
     }
 }
 
+impl ListParams {
+    /// Parses the raw query string of `GET /events/export`: the filters of `GET /events`, read
+    /// the same way; `limit` and `cursor` are refused, since an export is every matching event.
+    /// The page size is the one the export reads the store with.
+    pub fn parse_export(query: Option<&str>) -> Result<Self, BadParam> {
+        if let Some((key, _)) = pairs(query).find(|(key, _)| key == "limit" || key == "cursor") {
+            return Err(bad(format!(
+                "{key}: not accepted by the export, which returns every matching event"
+            )));
+        }
+        Ok(Self {
+            limit: MAX_LIMIT,
+            ..Self::parse(query)?
+        })
+    }
+}
+
 impl TimeRange {
     /// Everything.
     pub const ALL: Self = Self {
@@ -183,6 +200,23 @@ mod tests {
     fn limit_bounds_are_inclusive() {
         assert_eq!(ListParams::parse(Some("limit=1")).unwrap().limit, 1);
         assert_eq!(ListParams::parse(Some("limit=1000")).unwrap().limit, 1000);
+    }
+
+    #[test]
+    fn export_takes_the_filters_and_refuses_paging() {
+        let query = "type=a,b&since=2026-11-28T10:00:00Z";
+        let params = ListParams::parse_export(Some(query)).unwrap();
+        assert_eq!(params.types, ["a", "b"]);
+        assert_eq!(params.limit, MAX_LIMIT);
+        assert_eq!(params.range, TimeRange::parse(Some(query)).unwrap());
+        for (query, name) in [
+            ("limit=5", "limit"),
+            ("cursor=x", "cursor"),
+            ("since=x", "since"),
+        ] {
+            let err = ListParams::parse_export(Some(query)).expect_err(query);
+            assert!(err.0.starts_with(name), "{query}: {:?}", err.0);
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{events, health, webhooks};
+use super::{events, export, health, webhooks};
 use crate::store::Stats;
 
 /// Every error answer.
@@ -76,7 +76,8 @@ pub struct EventPage {
 #[openapi(
     info(title = "dash-events", description = "Verifying receiver and audit log for Dash webhooks"),
     paths(
-        webhooks::receive_webhook, events::list_events, events::get_event, events::get_stats,
+        webhooks::receive_webhook, events::list_events, export::export_events, events::get_event,
+        events::get_stats,
         health::healthz, health::readyz, health::metrics, health::openapi,
     ),
     components(schemas(ErrorBody, Delivery, Event, EventPage, Stats, webhooks::Receipt)),

@@ -4,6 +4,7 @@
 
 mod batch;
 mod events;
+mod prune;
 mod rollup;
 mod sqlite;
 mod stats;
@@ -18,6 +19,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use events::{InsertOutcome, StoredEvent};
+pub use prune::PRUNE_BATCH;
+pub use rollup::DAY_US;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
 pub use writer::{BatchWriter, WriterSettings};
