@@ -8,6 +8,9 @@ use crate::event::parse_timestamp;
 pub const MAX_LIMIT: u32 = 1000;
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: u32 = 100;
+/// Events per page the export reads from the store: small enough that a page in memory is a
+/// few hundred kB, large enough that a page costs little more than its rows.
+pub const EXPORT_PAGE: u32 = 250;
 /// Most types one `type` filter may list; a bound keeps the SQL statement small.
 pub const MAX_TYPES: usize = 50;
 
@@ -77,7 +80,7 @@ impl ListParams {
             )));
         }
         Ok(Self {
-            limit: MAX_LIMIT,
+            limit: EXPORT_PAGE,
             ..Self::parse(query)?
         })
     }
@@ -207,7 +210,7 @@ mod tests {
         let query = "type=a,b&since=2026-11-28T10:00:00Z";
         let params = ListParams::parse_export(Some(query)).unwrap();
         assert_eq!(params.types, ["a", "b"]);
-        assert_eq!(params.limit, MAX_LIMIT);
+        assert_eq!(params.limit, EXPORT_PAGE);
         assert_eq!(params.range, TimeRange::parse(Some(query)).unwrap());
         for (query, name) in [
             ("limit=5", "limit"),
