@@ -1,6 +1,6 @@
-//! The command line: `serve`, `migrate`, `send-test` and `verify`, each option with the
-//! environment variable that also sets it (the flag wins). Turning these into a `Config` is where
-//! missing or empty values become configuration errors that name the variable to set.
+//! The command line: `serve`, `migrate`, `send-test`, `verify`, `export` and `prune`, each option
+//! with the environment variable that also sets it (the flag wins). Turning these into a `Config`
+//! is where missing or empty values become configuration errors that name the variable to set.
 
 use std::time::Duration;
 
@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, Secret};
 use crate::limits::{self, Limits};
+use crate::retention::{self, Retention};
 use crate::startup::StartupError;
 use crate::store::Durability;
 
@@ -34,6 +35,10 @@ pub enum Command {
     SendTest(SendTestArgs),
     /// Re-check every stored event against its stored signed body; exit 1 if one does not match.
     Verify(VerifyArgs),
+    /// Write the stored events as NDJSON, newest first, to a file or standard output.
+    Export(ExportArgs),
+    /// Delete the events older than the retention window once, and print how many.
+    Prune(PruneArgs),
 }
 
 /// Where the events are stored.
@@ -69,7 +74,61 @@ pub struct ServeArgs {
     #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = Durability::Full)]
     pub sqlite_synchronous: Durability,
     #[command(flatten)]
+    pub retention: RetentionArgs,
+    /// How often the retention window is enforced, in ms (hidden: for tests; operators keep
+    /// `retention::PRUNE_INTERVAL`).
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
+        default_value_t = millis(retention::PRUNE_INTERVAL))]
+    pub prune_interval_ms: u64,
+    #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// How long events are kept.
+#[derive(Debug, Args)]
+pub struct RetentionArgs {
+    /// Delete events whose timestamp is older than this many days, and refuse deliveries that
+    /// old (422). Unset: keep every event forever.
+    #[arg(long, env = "RETENTION_DAYS")]
+    pub retention_days: Option<String>,
+}
+
+/// Options of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Only these types (comma-separated, or the flag repeated).
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    /// Only events whose timestamp is at or after this RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events whose timestamp is before this RFC 3339 time.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Write to this file instead of standard output.
+    #[arg(long)]
+    pub output: Option<String>,
+}
+
+/// Options of `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub retention: RetentionArgs,
+}
+
+impl PruneArgs {
+    /// The retention window to enforce; `prune` without one is a configuration error.
+    pub fn retention(&self) -> Result<Retention, StartupError> {
+        let value = self.retention.retention_days.as_deref();
+        Retention::parse(value, retention::PRUNE_INTERVAL)?.ok_or_else(|| {
+            StartupError::config("no retention window: set RETENTION_DAYS (or --retention-days)")
+        })
+    }
 }
 
 /// Hidden flags that shorten the bounds on slow clients (see `limits`), so that the tests of
@@ -158,6 +217,10 @@ impl ServeArgs {
         if self.max_body_bytes == 0 {
             return Err(StartupError::config("MAX_BODY_BYTES must be at least 1"));
         }
+        let retention = Retention::parse(
+            self.retention.retention_days.as_deref(),
+            Duration::from_millis(self.prune_interval_ms),
+        )?;
         Ok(Config {
             database_url: self.database.database_url,
             listen: self.listen,
@@ -166,6 +229,7 @@ impl ServeArgs {
             api_token: non_empty(self.api_token).map(Secret::new),
             max_body_bytes: self.max_body_bytes,
             sqlite_synchronous: self.sqlite_synchronous,
+            retention,
             limits: self.limits.into_limits(),
         })
     }
@@ -206,6 +270,7 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert!(config.api_token.is_none());
         assert_eq!(config.sqlite_synchronous, Durability::Full);
+        assert_eq!(config.retention, None);
         assert_eq!(config.limits, Limits::default());
     }
 }

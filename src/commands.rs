@@ -1,9 +1,10 @@
 //! Runs each subcommand: the glue between the parsed command line and the library.
 
-use crate::cli::{Command, DatabaseArgs, ServeArgs};
+use crate::cli::{Command, DatabaseArgs, PruneArgs, ServeArgs};
+use crate::event::format_micros;
 use crate::startup::StartupError;
 use crate::store::{Durability, Store, redact};
-use crate::{http, listen, send_test, serve, verify};
+use crate::{export, http, listen, send_test, serve, verify};
 
 /// Runs the chosen subcommand to completion.
 pub async fn run(command: Command) -> Result<(), StartupError> {
@@ -12,6 +13,8 @@ pub async fn run(command: Command) -> Result<(), StartupError> {
         Command::Migrate(args) => run_migrate(args).await,
         Command::SendTest(args) => send_test::run(args).await,
         Command::Verify(args) => verify::run(args).await,
+        Command::Export(args) => export::run(args).await,
+        Command::Prune(args) => run_prune(args).await,
     }
 }
 
@@ -31,5 +34,20 @@ async fn run_migrate(args: DatabaseArgs) -> Result<(), StartupError> {
     let store = Store::connect(&args.database_url, Durability::default()).await?;
     store.close().await;
     tracing::info!(database = %redact(&args.database_url), "migrations applied");
+    Ok(())
+}
+
+async fn run_prune(args: PruneArgs) -> Result<(), StartupError> {
+    let retention = args.retention()?;
+    let store = Store::connect(&args.database.database_url, Durability::default()).await?;
+    let pruned = retention.prune(&store).await;
+    store.close().await;
+    let (deleted, cutoff_us) = pruned
+        .map_err(|err| StartupError::Runtime(anyhow::Error::new(err).context("pruning failed")))?;
+    println!(
+        "pruned {deleted} events with a timestamp before {} (RETENTION_DAYS={})",
+        format_micros(cutoff_us),
+        retention.days
+    );
     Ok(())
 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::limits::Limits;
+use crate::retention::Retention;
 use crate::store::Durability;
 
 /// A secret value (webhook key, API token) whose `Debug` never prints it.
@@ -45,6 +46,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// What an acknowledged event survives on SQLite.
     pub sqlite_synchronous: Durability,
+    /// How long events are kept; `None` keeps them forever.
+    pub retention: Option<Retention>,
     /// Timeouts and the connection cap that bound slow or abusive clients.
     pub limits: Limits,
 }
@@ -72,6 +75,7 @@ mod tests {
             api_token: Some(Secret::new("tok3n".into())),
             max_body_bytes: 10,
             sqlite_synchronous: Durability::Full,
+            retention: None,
             limits: Limits::default(),
         };
         let printed = format!("{config:?}");

@@ -9,6 +9,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::event::InvalidEvent;
+use crate::export::ExportError;
 use crate::query::BadParam;
 use crate::signature::SignatureError;
 use crate::store::StoreError;
@@ -46,6 +47,10 @@ pub enum AppError {
     /// The id is already stored with other content.
     #[error("{0}")]
     Conflict(String),
+    /// The event's timestamp is older than the retention window (in days): it would be pruned,
+    /// and a pruned event must not come back.
+    #[error("timestamp: older than the retention window of {0} days; not stored")]
+    Expired(u32),
     /// The database could not answer or commit.
     #[error("the database is unavailable; retry later")]
     Unavailable(#[source] StoreError),
@@ -66,6 +71,7 @@ impl AppError {
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Expired(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,6 +87,15 @@ impl From<StoreError> for AppError {
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
         Self::Unavailable(err.into())
+    }
+}
+
+impl From<ExportError> for AppError {
+    fn from(err: ExportError) -> Self {
+        match err {
+            ExportError::Database(err) => err.into(),
+            err @ ExportError::Render(..) => Self::Internal(err.into()),
+        }
     }
 }
 
@@ -140,6 +155,7 @@ mod tests {
             (AppError::RequestTimeout(Duration::from_secs(1)), 408),
             (AppError::MethodNotAllowed, 405),
             (AppError::Conflict("x".into()), 409),
+            (AppError::Expired(30), 422),
             (AppError::Unavailable(StoreError::WriterStopped), 503),
         ];
         for (err, status) in cases {

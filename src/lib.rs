@@ -10,12 +10,14 @@ pub mod config;
 pub mod cursor;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod http;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
 pub mod position;
 pub mod query;
+pub mod retention;
 pub mod send_test;
 pub mod signature;
 pub mod startup;
@@ -49,6 +51,9 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let (writer, mut writers) = BatchWriter::spawn(store.clone(), store.writer_settings());
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
+    let pruning = config
+        .retention
+        .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
@@ -75,6 +80,11 @@ pub async fn serve(
     tokio::select! {
         () = drained => {},
         () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; exiting"),
+    }
+    if let Some(pruning) = pruning {
+        // A batch cut short here is rolled back: it leaves the events and their totals as they were.
+        pruning.abort();
+        let _ = pruning.await;
     }
     store.close().await;
     tracing::info!("stopped");

@@ -62,6 +62,7 @@ mod tests {
             api_token: token.map(|t| Secret::new(t.into())),
             max_body_bytes: 1,
             sqlite_synchronous: crate::store::Durability::Full,
+            retention: None,
             limits: crate::limits::Limits::default(),
         }
     }

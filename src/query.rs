@@ -8,6 +8,9 @@ use crate::event::parse_timestamp;
 pub const MAX_LIMIT: u32 = 1000;
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: u32 = 100;
+/// Events per page the export reads from the store: small enough that a page in memory is a
+/// few hundred kB, large enough that a page costs little more than its rows.
+pub const EXPORT_PAGE: u32 = 250;
 /// Most types one `type` filter may list; a bound keeps the SQL statement small.
 pub const MAX_TYPES: usize = 50;
 
@@ -81,6 +84,23 @@ impl StreamParams {
         Ok(Self {
             types: list.types,
             range: list.range,
+        })
+    }
+}
+
+impl ListParams {
+    /// Parses the raw query string of `GET /events/export`: the filters of `GET /events`, read
+    /// the same way; `limit` and `cursor` are refused, since an export is every matching event.
+    /// The page size is the one the export reads the store with.
+    pub fn parse_export(query: Option<&str>) -> Result<Self, BadParam> {
+        if let Some((key, _)) = pairs(query).find(|(key, _)| key == "limit" || key == "cursor") {
+            return Err(bad(format!(
+                "{key}: not accepted by the export, which returns every matching event"
+            )));
+        }
+        Ok(Self {
+            limit: EXPORT_PAGE,
+            ..Self::parse(query)?
         })
     }
 }
@@ -235,6 +255,23 @@ mod tests {
             ("type=", "type"),
         ] {
             let err = StreamParams::parse(Some(query)).expect_err(query);
+            assert!(err.0.starts_with(name), "{query}: {:?}", err.0);
+        }
+    }
+
+    #[test]
+    fn export_takes_the_filters_and_refuses_paging() {
+        let query = "type=a,b&since=2026-11-28T10:00:00Z";
+        let params = ListParams::parse_export(Some(query)).unwrap();
+        assert_eq!(params.types, ["a", "b"]);
+        assert_eq!(params.limit, EXPORT_PAGE);
+        assert_eq!(params.range, TimeRange::parse(Some(query)).unwrap());
+        for (query, name) in [
+            ("limit=5", "limit"),
+            ("cursor=x", "cursor"),
+            ("since=x", "since"),
+        ] {
+            let err = ListParams::parse_export(Some(query)).expect_err(query);
             assert!(err.0.starts_with(name), "{query}: {:?}", err.0);
         }
     }

@@ -1,9 +1,13 @@
 //! `send-test`: signs sample events of Dash's documented types with the same scheme Dash uses and
-//! POSTs them, printing each answer — the equivalent of Dash's test-event script.
+//! POSTs them, printing each answer — the equivalent of Dash's test-event script — with a
+//! progress bar on stderr and a summary line at the end.
 
-use serde_json::{Value, json};
+use std::fmt;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
 
 use crate::cli::{SendTestArgs, non_empty};
 use crate::event::format_time;
@@ -13,13 +17,61 @@ use crate::startup::StartupError;
 /// The timestamp of events sent with `--id`: fixed, so that their content never changes.
 pub const CHOSEN_ID_TIME: &str = "2026-01-01T00:00:00Z";
 
-/// Sends `args.count` signed sample events and prints each answer; fails if any was not 200.
+/// What the answers of one run added up to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Deliveries attempted.
+    pub sent: u64,
+    /// Answered 200 as new.
+    pub stored: u64,
+    /// Answered 200 as a duplicate.
+    pub duplicates: u64,
+    /// Not answered 200 (or not answered at all).
+    pub errors: u64,
+    /// How long the run took.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    /// Counts one answer: its status and, for a 200, whether its body says `duplicate`.
+    pub fn count(&mut self, status: Option<u16>, answer: &str) {
+        self.sent += 1;
+        if status != Some(200) {
+            self.errors += 1;
+        } else if serde_json::from_str::<Value>(answer).is_ok_and(|a| a["duplicate"] == true) {
+            self.duplicates += 1;
+        } else {
+            self.stored += 1;
+        }
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seconds = self.elapsed.as_secs_f64();
+        let rate = if seconds > 0.0 {
+            self.sent as f64 / seconds
+        } else {
+            0.0
+        };
+        write!(
+            f,
+            "sent {}, stored {}, duplicates {}, errors {}, {rate:.1} events/s",
+            self.sent, self.stored, self.duplicates, self.errors
+        )
+    }
+}
+
+/// Sends `args.count` signed sample events and prints each answer, then the summary; fails if
+/// any answer was not 200.
 pub async fn run(args: SendTestArgs) -> Result<(), StartupError> {
     let secret = non_empty(args.webhook_secret.clone()).ok_or_else(|| {
         StartupError::config("no webhook secret: set WEBHOOK_SECRET (or --webhook-secret)")
     })?;
     let client = reqwest::Client::new();
-    let mut failures = 0u64;
+    let bar = progress_bar(args.count);
+    let started = Instant::now();
+    let mut summary = Summary::default();
     for n in 0..args.count {
         let body = match &args.id {
             // A chosen id always carries the same content, so sending it again is a duplicate.
@@ -30,25 +82,41 @@ pub async fn run(args: SendTestArgs) -> Result<(), StartupError> {
             }
         }
         .to_string();
-        match deliver(&client, &args.url, &secret, body).await {
+        let (status, line) = match deliver(&client, &args.url, &secret, body).await {
             Ok((status, answer)) => {
-                println!("{status} {answer}");
-                failures += u64::from(status != 200);
+                summary.count(Some(status), &answer);
+                (status.to_string(), answer)
             }
             Err(err) => {
-                println!("error: {err}");
-                failures += 1;
+                summary.count(None, "");
+                ("error:".to_owned(), err.to_string())
             }
-        }
+        };
+        // The bar steps aside while the line is printed, so they do not overwrite each other.
+        bar.suspend(|| println!("{status} {line}"));
+        bar.inc(1);
     }
-    if failures > 0 {
+    bar.finish_and_clear();
+    summary.elapsed = started.elapsed();
+    println!("{summary}");
+    if summary.errors > 0 {
         return Err(StartupError::Runtime(anyhow::anyhow!(
-            "{failures} of {} deliveries to {} were not answered 200",
-            args.count,
+            "{} of {} deliveries to {} were not answered 200",
+            summary.errors,
+            summary.sent,
             args.url
         )));
     }
     Ok(())
+}
+
+/// A bar on stderr; indicatif draws nothing when stderr is not a terminal.
+fn progress_bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    let style = ProgressStyle::with_template("{bar:40} {pos}/{len} sent, {per_sec}")
+        .expect("the template is valid");
+    bar.set_style(style);
+    bar
 }
 
 async fn deliver(
@@ -109,5 +177,33 @@ pub fn sample_data(event_type: &str, n: u64) -> Value {
             json!({"action": "rm -rf /", "reason": "destructive command", "agentId": agent})
         }
         _ => json!({"note": "sample event of an undocumented type"}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_are_counted_as_stored_duplicates_or_errors() {
+        let mut summary = Summary::default();
+        summary.count(Some(200), r#"{"received":true,"duplicate":false,"id":"a"}"#);
+        summary.count(Some(200), r#"{"received":true,"duplicate":true,"id":"a"}"#);
+        summary.count(Some(409), r#"{"error":"x"}"#);
+        summary.count(None, "");
+        summary.elapsed = Duration::from_secs(2);
+        assert_eq!(
+            (
+                summary.sent,
+                summary.stored,
+                summary.duplicates,
+                summary.errors
+            ),
+            (4, 1, 1, 2)
+        );
+        assert_eq!(
+            summary.to_string(),
+            "sent 4, stored 1, duplicates 1, errors 2, 2.0 events/s"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod auth;
 mod events;
+mod export;
 mod health;
 mod openapi;
 mod server;
@@ -60,6 +61,7 @@ pub fn router(state: AppState) -> Router {
     let query_api = events::router()
         .merge(timeline::router())
         .merge(stream::router())
+        .merge(export::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_token,
@@ -81,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(
             ServiceBuilder::new()
+                .map_request(drop_unusable_request_id)
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(TraceLayer::new_for_http().make_span_with(request_span))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -102,6 +105,28 @@ async fn limit_request_time(
         // the database: a query stuck behind a lock, say. Deliveries answer before this fires.
         Err(_elapsed) => AppError::from(StoreError::Timeout(limit)).into_response(),
     }
+}
+
+/// Longest request id taken from a client; a longer one would be copied into every log line.
+const MAX_REQUEST_ID_LEN: usize = 128;
+
+/// Removes a client's `x-request-id` that could not be logged exactly as it is answered (not
+/// visible ASCII, or too long), so that a fresh one is made: the id in the logs and the one in
+/// the response header are always the same.
+fn drop_unusable_request_id<B>(mut request: Request<B>) -> Request<B> {
+    let usable = |value: &axum::http::HeaderValue| {
+        let bytes = value.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_REQUEST_ID_LEN
+            && bytes.iter().all(|b| b.is_ascii_graphic())
+    };
+    let values = request.headers().get_all(REQUEST_ID);
+    let mut values = values.iter();
+    let keep = matches!((values.next(), values.next()), (Some(value), None) if usable(value));
+    if !keep {
+        request.headers_mut().remove(REQUEST_ID);
+    }
+    request
 }
 
 fn request_span<B>(request: &Request<B>) -> tracing::Span {

@@ -1,4 +1,5 @@
-//! Request-duration metrics by route, and the last-resort answer if a handler ever panics.
+//! Request-duration metrics by route, one log line per answered request (inside the request's
+//! span, so it carries the request id), and the last-resort answer if a handler ever panics.
 
 use std::any::Any;
 use std::time::Instant;
@@ -11,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use super::AppState;
 use crate::error::AppError;
 
-/// Times each request and records it under its route template (not its raw path, which would
-/// create a series per event id).
+/// Times each request, records it under its route template (not its raw path, which would
+/// create a series per event id), and logs it: at info, but at debug for the health checks and
+/// metrics scrapes that would otherwise drown the log.
 pub async fn record_duration(
     State(state): State<AppState>,
     request: Request,
@@ -27,9 +29,16 @@ pub async fn record_duration(
         .to_owned();
     let response = next.run(request).await;
     let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
     state
         .metrics
-        .observe_request(&method, &route, response.status().as_u16(), elapsed);
+        .observe_request(&method, &route, status, elapsed);
+    let latency_ms = elapsed * 1000.0;
+    if matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics") {
+        tracing::debug!(status, route, latency_ms, "answered");
+    } else {
+        tracing::info!(status, route, latency_ms, "answered");
+    }
     response
 }
 

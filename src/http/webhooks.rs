@@ -1,5 +1,5 @@
-//! `POST /webhooks/dash`: size, content type, signature (on the raw bytes), validation, then the
-//! commit — in that order, the first failure deciding the answer. Only a committed (or already
+//! `POST /webhooks/dash`: size, content type, signature (on the raw bytes), validation, the
+//! retention window, then the commit — in that order, the first failure deciding the answer. Only a committed (or already
 //! stored) event is acknowledged with 200.
 
 use std::time::Duration;
@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, LengthLimitError, Limited};
 use super::AppState;
 use crate::error::AppError;
 use crate::event::{NewEvent, parse_delivery};
+use crate::retention::now_us;
 use crate::signature::{self, SignatureError};
 use crate::store::InsertOutcome;
 
@@ -50,6 +51,7 @@ pub fn router() -> Router<AppState> {
         (status = 409, description = "The id is stored with other content", body = super::openapi::ErrorBody),
         (status = 413, description = "Body larger than MAX_BODY_BYTES", body = super::openapi::ErrorBody),
         (status = 415, description = "Content-Type is not JSON", body = super::openapi::ErrorBody),
+        (status = 422, description = "With RETENTION_DAYS set: the timestamp is older than the retention window; not stored", body = super::openapi::ErrorBody),
         (status = 503, description = "The database cannot take the write; retry", body = super::openapi::ErrorBody),
     ))]
 pub async fn receive_webhook(State(state): State<AppState>, request: Request) -> Response {
@@ -83,6 +85,13 @@ async fn verified_event(state: &AppState, request: Request) -> Result<NewEvent, 
     let header = parts.headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
     let digest = signature::verified_digest(&state.config.webhook_secrets(), header, &body)?;
     let mut event = parse_delivery(body)?;
+    if let Some(retention) = state.config.retention {
+        // Prune deletes only events outside the window, so refusing those here is what keeps a
+        // replayed delivery of a pruned event from coming back.
+        if retention.is_expired(event.timestamp_us, now_us()) {
+            return Err(AppError::Expired(retention.days));
+        }
+    }
     event.signature = Some(digest);
     Ok(event)
 }
@@ -161,12 +170,9 @@ fn rejection_reason(rejection: &AppError) -> &'static str {
         AppError::RequestTimeout(_) => "body_timeout",
         AppError::Signature(SignatureError::Missing) => "missing_signature",
         AppError::Signature(_) => "invalid_signature",
+        AppError::Expired(_) => "expired",
         _ => "invalid_payload",
     }
-}
-
-fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
 }
 
 #[cfg(test)]

@@ -16,9 +16,9 @@ const INSERT_EVENTS: &str = "insert into events \
     (id, type, ts_us, received_us, content_hash, cost, duration_ms, body, signature) ";
 const INSERT_TYPES: &str = "insert into event_types (type) ";
 const SELECT_HASHES: &str = "select id, content_hash from events where id in (";
-const UPSERT_STATS: &str = "insert into event_stats \
+pub(super) const UPSERT_STATS: &str = "insert into event_stats \
     (type, day_us, shard, events, cost_sum, duration_sum, duration_count) ";
-const UPSERT_STATS_CONFLICT: &str = " on conflict (type, day_us, shard) do update set \
+pub(super) const UPSERT_STATS_CONFLICT: &str = " on conflict (type, day_us, shard) do update set \
     events = event_stats.events + excluded.events, \
     cost_sum = event_stats.cost_sum + excluded.cost_sum, \
     duration_sum = event_stats.duration_sum + excluded.duration_sum, \

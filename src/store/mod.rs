@@ -5,6 +5,7 @@
 mod batch;
 mod events;
 mod integrity;
+mod prune;
 mod rollup;
 mod sqlite;
 mod stats;
@@ -22,6 +23,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
+pub use prune::PRUNE_BATCH;
+pub use rollup::DAY_US;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
 pub use stream::StreamPage;

@@ -201,8 +201,9 @@ fn answer_all(batch: &mut Vec<Pending>, result: Result<Vec<InsertOutcome>, Store
     }
 }
 
-/// Two receivers inserting overlapping ids can deadlock in PostgreSQL; the batch is safe to retry.
-fn is_deadlock(err: &sqlx::Error) -> bool {
+/// Two receivers inserting overlapping ids (or a prune and a batch) can deadlock in PostgreSQL;
+/// the transaction is safe to retry.
+pub(super) fn is_deadlock(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|db| db.code())
         .is_some_and(|code| code == "40P01" || code == "40001")

@@ -144,11 +144,13 @@ impl Launch {
     }
 }
 
-/// Parses the `<ip>:<port>` after `listening on` in a log line (an `http://` prefix is tolerated).
+/// Parses the `<ip>:<port>` after `listening on` in a log line, text or JSON (an `http://`
+/// prefix is tolerated).
 fn listening_addr(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listening on")? + "listening on".len()..];
-    let token = rest.split_whitespace().next()?;
-    let token = token.trim_start_matches("http://");
-    let token = token.trim_end_matches(|c: char| !c.is_ascii_digit());
-    token.parse().ok()
+    let token = rest.trim_start().trim_start_matches("http://");
+    let end = token
+        .find(|c: char| !(c.is_ascii_hexdigit() || ".:[]".contains(c)))
+        .unwrap_or(token.len());
+    token[..end].parse().ok()
 }

@@ -34,6 +34,7 @@ macro_rules! postgres_only {
 }
 
 mod backend;
+mod fill;
 mod helpers;
 mod launch;
 mod process;
@@ -49,7 +50,9 @@ mod duplicates;
 mod event_body;
 mod event_lookup;
 mod events_query;
+mod export;
 mod load_smoke;
+mod logs;
 mod multi_receiver;
 mod operations;
 mod outages;
@@ -57,6 +60,7 @@ mod pagination;
 mod read_path;
 mod receiver_killed;
 mod rejections;
+mod retention;
 mod schema;
 mod secrets_in_logs;
 mod send_test;

@@ -21,6 +21,7 @@ const ENV_OF_THE_BINARY: &[&str] = &[
     "WEBHOOK_SECRET_PREVIOUS",
     "API_TOKEN",
     "MAX_BODY_BYTES",
+    "RETENTION_DAYS",
     "WEBHOOK_URL",
     "LOG_FORMAT",
     "RUST_BACKTRACE",

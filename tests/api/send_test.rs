@@ -172,3 +172,27 @@ async fn send_test_without_a_receiver_exits_non_zero_without_panic(db: TestDb) {
     let output = format!("{}{}", exit.stdout, exit.stderr);
     assert!(!output.contains("panicked"), "{output}");
 }
+
+both_backends!(send_test_ends_with_a_summary_of_stored_duplicates_and_errors);
+
+async fn send_test_ends_with_a_summary_of_stored_duplicates_and_errors(db: TestDb) {
+    let app = App::start(&db).await;
+
+    let same_id = send_test(&app, &app.secret, &["--count", "20", "--id", "evt-summary"]).await;
+    let wrong_secret = send_test(&app, "not-the-secret", &["--count", "3"]).await;
+
+    assert!(same_id.status.success(), "{same_id:?}");
+    assert_eq!(lines_with(&same_id.stdout, "200"), 20, "{}", same_id.stdout);
+    let summary = same_id.stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("sent 20, stored 1, duplicates 19, errors 0, "),
+        "{summary}"
+    );
+    assert!(summary.ends_with(" events/s"), "{summary}");
+    let summary = wrong_secret.stdout.lines().last().unwrap_or_default();
+    assert!(
+        summary.starts_with("sent 3, stored 0, duplicates 0, errors 3, "),
+        "{summary}"
+    );
+    assert_eq!(db.stored_ids().await, ["evt-summary"]);
+}

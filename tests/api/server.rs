@@ -53,11 +53,20 @@ impl App {
 
     /// A request to `path`, carrying the bearer token when the server was given one.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let request = self.client.request(method, self.url(path));
+        self.authorize(self.client.request(method, self.url(path)))
+    }
+
+    /// Adds the bearer token to `request` when the server was given one.
+    pub fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
         match self.launch.token() {
             Some(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
             None => request,
         }
+    }
+
+    /// The server's process id, e.g. to read its `/proc` status.
+    pub fn pid(&self) -> i32 {
+        self.process.pid().as_raw()
     }
 
     pub async fn get(&self, path: &str) -> Response {

@@ -1,0 +1,169 @@
+//! Deleting events older than a cutoff, in small transactions so that ingest never waits long:
+//! each takes the oldest `PRUNE_BATCH` events of one type (through the type/time index), deletes
+//! them, subtracts them from their days' totals, and drops the totals of a day left empty — all
+//! in the one transaction, so `/stats` always agrees with the events table. On SQLite each batch
+//! borrows the single writer connection for one short transaction and gives it back, so the
+//! group-commit writer takes turns with it.
+
+use std::collections::BTreeMap;
+
+use sqlx::Connection;
+
+use super::batch::{UPSERT_STATS, UPSERT_STATS_CONFLICT};
+use super::rollup::{DAY_US, floor_day};
+use super::writer::is_deadlock;
+use super::{Store, on_pool};
+
+/// Events deleted per transaction.
+pub const PRUNE_BATCH: i64 = 500;
+/// How often a batch is retried after a deadlock with a writer or another receiver's prune.
+const DEADLOCK_RETRIES: usize = 3;
+
+// `returning` reports only the rows this transaction deleted: when two receivers prune at once,
+// each subtracts from the totals exactly the events it removed.
+const DELETE_OLDEST: &str = "delete from events where id in \
+    (select id from events where type = $1 and ts_us < $2 order by ts_us limit $3) \
+    returning ts_us, cost, duration_ms";
+const DROP_EMPTY_DAY: &str = "delete from event_stats where type = $1 and day_us = $2 \
+    and not exists (select 1 from events where type = $1 and ts_us >= $2 and ts_us < $3)";
+
+/// What the totals must lose for one deleted event.
+#[derive(sqlx::FromRow)]
+struct Removed {
+    ts_us: i64,
+    cost: Option<f64>,
+    duration_ms: Option<f64>,
+}
+
+/// The totals one batch removes from one day: events, cost, duration sum, duration count.
+type DayTotals = (i64, f64, f64, i64);
+
+impl Store {
+    /// Deletes every event whose timestamp is before `cutoff_us`, type by type, oldest first,
+    /// `PRUNE_BATCH` per transaction; answers how many were deleted.
+    pub async fn prune_older_than(&self, cutoff_us: i64) -> Result<u64, sqlx::Error> {
+        let mut deleted = 0;
+        for event_type in self.known_types().await? {
+            loop {
+                let removed = self
+                    .prune_batch_with_retries(&event_type, cutoff_us)
+                    .await?;
+                deleted += removed;
+                if removed < PRUNE_BATCH as u64 {
+                    break;
+                }
+                // Let a waiting delivery batch have the connection before the next transaction.
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn prune_batch_with_retries(
+        &self,
+        event_type: &[u8],
+        cutoff_us: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let mut attempt = 0;
+        loop {
+            match self.prune_batch(event_type, cutoff_us).await {
+                Err(err) if attempt < DEADLOCK_RETRIES && is_deadlock(&err) => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn prune_batch(&self, event_type: &[u8], cutoff_us: i64) -> Result<u64, sqlx::Error> {
+        on_pool!(self, write, pool => {
+            let mut conn = pool.acquire().await?;
+            let pruned: Result<u64, sqlx::Error> = async {
+                let mut tx = Connection::begin(&mut *conn).await?;
+                let removed: Vec<Removed> = sqlx::query_as(DELETE_OLDEST)
+                    .bind(event_type)
+                    .bind(cutoff_us)
+                    .bind(PRUNE_BATCH)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let days = day_totals(&removed);
+                if !days.is_empty() {
+                    let mut upsert = sqlx::QueryBuilder::new(UPSERT_STATS);
+                    // Shard 0 takes the negative totals; queries add up a day's shards.
+                    upsert.push_values(&days, |mut row, (day_us, totals)| {
+                        row.push_bind(event_type)
+                            .push_bind(*day_us)
+                            .push_bind(0_i32)
+                            .push_bind(-totals.0)
+                            .push_bind(-totals.1)
+                            .push_bind(-totals.2)
+                            .push_bind(-totals.3);
+                    });
+                    upsert.push(UPSERT_STATS_CONFLICT);
+                    upsert.build().execute(&mut *tx).await?;
+                }
+                // A day without events keeps no totals: shards that add up to zero would still
+                // list the type in /stats, and their float sums to a little dust.
+                for day_us in days.keys() {
+                    sqlx::query(DROP_EMPTY_DAY)
+                        .bind(event_type)
+                        .bind(*day_us)
+                        .bind(day_us.saturating_add(DAY_US))
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(removed.len() as u64)
+            }
+            .await;
+            if pruned.is_err() {
+                // As in `insert_batch`: a SQLite connection whose transaction failed may be out
+                // of step with sqlx's count of open transactions; never reuse it.
+                let _ = conn.close().await;
+            }
+            pruned
+        })
+    }
+}
+
+/// The deleted events summed per day, in day order (the order the rows are locked in).
+fn day_totals(removed: &[Removed]) -> BTreeMap<i64, DayTotals> {
+    let mut days: BTreeMap<i64, DayTotals> = BTreeMap::new();
+    for event in removed {
+        let totals = days.entry(floor_day(event.ts_us)).or_default();
+        totals.0 += 1;
+        totals.1 += event.cost.unwrap_or(0.0);
+        if let Some(duration) = event.duration_ms {
+            totals.2 += duration;
+            totals.3 += 1;
+        }
+    }
+    days
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removed_events_are_summed_per_day() {
+        let removed = [
+            Removed {
+                ts_us: 5,
+                cost: Some(0.5),
+                duration_ms: Some(10.0),
+            },
+            Removed {
+                ts_us: DAY_US - 1,
+                cost: None,
+                duration_ms: None,
+            },
+            Removed {
+                ts_us: DAY_US,
+                cost: Some(1.0),
+                duration_ms: Some(30.0),
+            },
+        ];
+        let days = day_totals(&removed);
+        assert_eq!(days[&0], (2, 0.5, 10.0, 1));
+        assert_eq!(days[&DAY_US], (1, 1.0, 30.0, 1));
+    }
+}
