@@ -1,33 +1,11 @@
 //! Runtime configuration of `serve`: a plain struct so tests can build it literally. Values come
 //! from flags and environment variables (see `cli`); defaults live there, in code.
 
-use std::fmt;
+pub use crate::secret::Secret;
 
 use crate::limits::Limits;
 use crate::retention::Retention;
 use crate::store::Durability;
-
-/// A secret value (webhook key, API token) whose `Debug` never prints it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret string.
-    pub fn new(value: String) -> Self {
-        Self(value)
-    }
-
-    /// The secret itself; call sites are the only places it is read.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
-    }
-}
 
 /// Everything `serve` needs to run.
 #[derive(Debug, Clone)]

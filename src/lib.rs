@@ -3,90 +3,54 @@
 //! Deliveries are verified on their raw bytes (`signature`), validated (`event`), and stored once
 //! under their event id (`store`, SQLite or PostgreSQL). The query API (`http`) reads them back.
 //! `commands` runs the subcommands defined in `cli`.
+//!
+//! Without the default `server` feature only the pure core is built (`secret`, `signature`,
+//! `event`, `cursor`, `query`): what the fuzz targets exercise, without the server's dependencies.
 
-pub mod cli;
-pub mod commands;
-pub mod config;
+// The pure core, built with or without the `server` feature.
 pub mod cursor;
-pub mod error;
 pub mod event;
-pub mod export;
-pub mod http;
-pub mod limits;
-pub mod listen;
-pub mod metrics;
-pub mod position;
 pub mod query;
-pub mod retention;
-pub mod send_test;
+pub mod secret;
 pub mod signature;
+
+// The service (the default `server` feature).
+#[cfg(feature = "server")]
+pub mod cli;
+#[cfg(feature = "server")]
+pub mod commands;
+#[cfg(feature = "server")]
+pub mod config;
+#[cfg(feature = "server")]
+pub mod error;
+#[cfg(feature = "server")]
+pub mod export;
+#[cfg(feature = "server")]
+pub mod http;
+#[cfg(feature = "server")]
+pub mod limits;
+#[cfg(feature = "server")]
+pub mod listen;
+#[cfg(feature = "server")]
+pub mod metrics;
+#[cfg(feature = "server")]
+pub mod position;
+#[cfg(feature = "server")]
+pub mod retention;
+#[cfg(feature = "server")]
+pub mod send_test;
+#[cfg(feature = "server")]
 pub mod startup;
+#[cfg(feature = "server")]
 pub mod store;
+#[cfg(feature = "server")]
 pub mod telemetry;
+#[cfg(feature = "server")]
 pub mod timeline;
+#[cfg(feature = "server")]
 pub mod verify;
 
-use std::future::Future;
-use std::sync::Arc;
-use std::time::Duration;
-
-use tokio::net::TcpListener;
-
-use crate::config::Config;
-use crate::http::AppState;
-use crate::metrics::Metrics;
-use crate::store::{BatchWriter, Store};
-
-/// How long in-flight requests may take to finish once shutdown begins.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
-/// most `DRAIN_TIMEOUT`) and closes the store. Slow or abusive clients are bounded by
-/// `config.limits` (see `limits`).
-pub async fn serve(
-    config: Config,
-    store: Store,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let (writer, mut writers) = BatchWriter::spawn(store.clone(), store.writer_settings());
-    let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
-    let pruning = config
-        .retention
-        .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
-    let state = AppState {
-        store: store.clone(),
-        config: Arc::new(config),
-        writer,
-        metrics: Metrics::new(),
-        shutdown: draining_rx.clone(),
-    };
-    let limits = state.config.limits;
-    let app = http::router(state);
-    let server = http::serve_connections(listener, app, limits, async move {
-        shutdown.await;
-        tracing::info!("shutting down: finishing requests in flight, ending live streams");
-        let _ = draining_tx.send(true);
-    });
-    let drain_deadline = async move {
-        let _ = draining_rx.wait_for(|draining| *draining).await;
-        tokio::time::sleep(DRAIN_TIMEOUT).await;
-    };
-    // Once the server is gone so are the writer handles; the writers then finish the queue.
-    let drained = async move {
-        server.await;
-        while writers.join_next().await.is_some() {}
-    };
-    tokio::select! {
-        () = drained => {},
-        () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; exiting"),
-    }
-    if let Some(pruning) = pruning {
-        // A batch cut short here is rolled back: it leaves the events and their totals as they were.
-        pruning.abort();
-        let _ = pruning.await;
-    }
-    store.close().await;
-    tracing::info!("stopped");
-    Ok(())
-}
+#[cfg(feature = "server")]
+mod service;
+#[cfg(feature = "server")]
+pub use service::{DRAIN_TIMEOUT, serve};

@@ -8,7 +8,7 @@
 
 #![no_main]
 
-use dash_events::config::Secret;
+use dash_events::secret::Secret;
 use dash_events::signature::{SignatureError, sign, verify};
 use libfuzzer_sys::fuzz_target;
 

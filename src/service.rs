@@ -1,0 +1,67 @@
+//! Running the service: the app on a listener, the background work beside it, and the drain.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::retention;
+use crate::store::{BatchWriter, Store};
+
+/// How long in-flight requests may take to finish once shutdown begins.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
+/// most `DRAIN_TIMEOUT`) and closes the store. Slow or abusive clients are bounded by
+/// `config.limits` (see `limits`).
+pub async fn serve(
+    config: Config,
+    store: Store,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (writer, mut writers) = BatchWriter::spawn(store.clone(), store.writer_settings());
+    let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
+    let pruning = config
+        .retention
+        .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+        writer,
+        metrics: Metrics::new(),
+        shutdown: draining_rx.clone(),
+    };
+    let limits = state.config.limits;
+    let app = http::router(state);
+    let server = http::serve_connections(listener, app, limits, async move {
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight, ending live streams");
+        let _ = draining_tx.send(true);
+    });
+    let drain_deadline = async move {
+        let _ = draining_rx.wait_for(|draining| *draining).await;
+        tokio::time::sleep(DRAIN_TIMEOUT).await;
+    };
+    // Once the server is gone so are the writer handles; the writers then finish the queue.
+    let drained = async move {
+        server.await;
+        while writers.join_next().await.is_some() {}
+    };
+    tokio::select! {
+        () = drained => {},
+        () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; exiting"),
+    }
+    if let Some(pruning) = pruning {
+        // A batch cut short here is rolled back: it leaves the events and their totals as they were.
+        pruning.abort();
+        let _ = pruning.await;
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
