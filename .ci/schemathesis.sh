@@ -19,6 +19,8 @@
 #     SCHEMATHESIS_SEED=$RANDOM .ci/schemathesis.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=lib/serve.sh
+source .ci/lib/serve.sh
 
 SCHEMATHESIS_VERSION=4.32.5
 max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-100}"
@@ -82,22 +84,7 @@ env -u DATABASE_URL -u LISTEN_ADDR -u WEBHOOK_SECRET_PREVIOUS -u MAX_BODY_BYTES 
   >"$work/serve.log" 2>&1 &
 server_pid=$!
 
-port=""
-for _ in $(seq 1 600); do
-  port="$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$work/serve.log" | head -n 1)"
-  [ -n "$port" ] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "error: serve exited before listening:" >&2
-    cat "$work/serve.log" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-if [ -z "$port" ]; then
-  echo "error: serve did not log 'listening on' within 60 s" >&2
-  cat "$work/serve.log" >&2
-  exit 1
-fi
+port="$(wait_for_port "$work/serve.log" "$server_pid")"
 base="http://127.0.0.1:$port"
 echo "serve is listening on $base ($backend)"
 
