@@ -50,14 +50,7 @@ server_pid=""
 postgres_db=""
 postgres_base="${DASH_EVENTS_TEST_POSTGRES:-postgres://postgres@127.0.0.1:5432/test}"
 cleanup() {
-  if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    for _ in $(seq 1 100); do
-      kill -0 "$server_pid" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -KILL "$server_pid" 2>/dev/null || true
-  fi
+  stop_server "$server_pid"
   if [ -n "$postgres_db" ]; then
     psql -q "$postgres_base" -c "drop database if exists \"$postgres_db\" with (force)" || true
   fi

@@ -21,3 +21,16 @@ wait_for_port() {
   cat "$log" >&2
   return 1
 }
+
+# Stops the server with PID $1, if it still runs: SIGTERM, up to 10 s to drain, then SIGKILL.
+stop_server() {
+  local pid="$1"
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+}
