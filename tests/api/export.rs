@@ -1,6 +1,6 @@
 //! `GET /events/export` and `dash-events export`: every matching event, newest first, one JSON
 //! event per line in the shape of `GET /events`; filters as in `GET /events`, `limit` / `cursor`
-//! refused; a large log is streamed at flat memory; the command writes the same bytes as the
+//! refused; the command writes the same bytes as the
 //! endpoint; a database lost mid-export cuts the transfer instead of ending it cleanly.
 
 use std::time::Duration;
@@ -16,69 +16,14 @@ use crate::process::{Exit, Process, dash_events};
 use crate::server::{App, EXIT_TIMEOUT, Launch};
 
 both_backends!(
-    export_of_a_large_log_streams_every_event_newest_first_at_flat_memory,
     export_filters_like_events_and_refuses_paging,
     export_needs_the_api_token_when_one_is_configured,
     cli_export_writes_the_same_bytes_as_the_endpoint,
 );
 postgres_only!(export_cut_by_a_lost_database_ends_in_a_broken_transfer);
 
-/// Events in the large log; one in `SMALL_SHARE` is of the type the smaller export selects.
-const LARGE: usize = 50_000;
-const SMALL_SHARE: usize = 10;
 /// Bytes of padding per event: the large export is ~55 MB of NDJSON.
-const PAD: usize = 1000;
-/// How much more the server's peak RSS may grow for the large export than for the small one.
-/// Holding the export in memory takes more than the NDJSON itself (~55 MB: a version that
-/// collected the pages before answering grew the peak by 51 MB); streaming it grew the peak by
-/// under 2 MB after the warm-up below. The margin is for allocator noise, which without that
-/// warm-up reached 20 MB on SQLite (arenas and page caches, not the size of the export).
-const MAX_GROWTH_KB: u64 = 40 * 1024;
-
-async fn export_of_a_large_log_streams_every_event_newest_first_at_flat_memory(db: TestDb) {
-    let now = Utc::now();
-    let events: Vec<Value> = (0..LARGE)
-        .map(|i| {
-            let event_type = if i % SMALL_SHARE == 0 {
-                "agent:start"
-            } else {
-                "agent:complete"
-            };
-            // Three events per instant, so ties are broken by id as in `GET /events`.
-            let at = now - chrono::Duration::seconds((i / 3) as i64);
-            event_at_time(&format!("evt-{i:06}"), event_type, at, 0.01, PAD)
-        })
-        .collect();
-    store_events(&db, &events).await;
-    let app = App::start(&db).await;
-    let client = long_client();
-    // Reading every event through GET /events first brings the server's allocator arenas and
-    // page caches to their steady state for reading pages, so that what the exports add to the
-    // peak is the exports' own doing.
-    let small_pages = all_pages(&app, &[("type", "agent:start")]).await;
-    let large_pages = all_pages(&app, &[]).await;
-
-    let (small, small_peak) = export_measured(&app, &client, &[("type", "agent:start")]).await;
-    let (large, large_peak) = export_measured(&app, &client, &[]).await;
-
-    assert_eq!(small.len(), LARGE / SMALL_SHARE);
-    assert_eq!(large.len(), LARGE, "every event exactly once");
-    assert_eq!(small, small_pages);
-    assert_eq!(large, large_pages, "the lines are the pages of GET /events");
-    for line in large.iter().step_by(997).chain(large.last()) {
-        let id = line["id"].as_str().expect("an id");
-        let by_id = app.get_json(&format!("/events/{id}")).await;
-        assert_eq!(line, &by_id, "line of {id} differs from GET /events/{id}");
-    }
-    eprintln!(
-        "{:?}: peak RSS {small_peak} kB after the small export, {large_peak} kB after the large one",
-        db.backend()
-    );
-    assert!(
-        large_peak < small_peak + MAX_GROWTH_KB,
-        "peak RSS grew from {small_peak} kB to {large_peak} kB: the export is held in memory"
-    );
-}
+pub(crate) const PAD: usize = 1000;
 
 async fn export_filters_like_events_and_refuses_paging(db: TestDb) {
     let app = App::start(&db).await;
@@ -266,7 +211,11 @@ async fn export_cli(db: &TestDb, args: &[&str]) -> Exit {
 }
 
 /// `GET /events/export` with `query`: status, content type and the raw body.
-async fn export_raw(app: &App, client: &Client, query: &[(&str, &str)]) -> (u16, String, Vec<u8>) {
+pub(crate) async fn export_raw(
+    app: &App,
+    client: &Client,
+    query: &[(&str, &str)],
+) -> (u16, String, Vec<u8>) {
     let request = client.get(app.url("/events/export")).query(query);
     let request = app.authorize(request);
     let response = request.send().await.expect("export request");
@@ -280,15 +229,8 @@ async fn export_raw(app: &App, client: &Client, query: &[(&str, &str)]) -> (u16,
     (status, content_type, body.to_vec())
 }
 
-/// The export of `query` as JSON lines, and the server's peak RSS (kB) once it is done.
-async fn export_measured(app: &App, client: &Client, query: &[(&str, &str)]) -> (Vec<Value>, u64) {
-    let (status, _, body) = export_raw(app, client, query).await;
-    assert_eq!(status, 200);
-    (lines(&body), peak_rss_kb(app))
-}
-
 /// Each line of an NDJSON body, parsed; every line must be JSON and end in a newline.
-fn lines(body: &[u8]) -> Vec<Value> {
+pub(crate) fn lines(body: &[u8]) -> Vec<Value> {
     assert!(
         body.is_empty() || body.ends_with(b"\n"),
         "the last line is cut"
@@ -300,7 +242,7 @@ fn lines(body: &[u8]) -> Vec<Value> {
 }
 
 /// Every event of `GET /events` with `query`, following `nextCursor` with pages of 1000.
-async fn all_pages(app: &App, query: &[(&str, &str)]) -> Vec<Value> {
+pub(crate) async fn all_pages(app: &App, query: &[(&str, &str)]) -> Vec<Value> {
     let mut events = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..1000 {
@@ -318,24 +260,4 @@ async fn all_pages(app: &App, query: &[(&str, &str)]) -> Vec<Value> {
         }
     }
     panic!("more than 1000 pages");
-}
-
-/// The server's peak resident set size so far (`VmHWM`), in kB.
-fn peak_rss_kb(app: &App) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", app.pid()))
-        .expect("read the server's /proc status");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmHWM:"))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("a VmHWM line")
-}
-
-/// A loopback client that waits long enough for a large export on a busy machine.
-fn long_client() -> Client {
-    Client::builder()
-        .no_proxy()
-        .timeout(Duration::from_secs(300))
-        .build()
-        .expect("build the HTTP client")
 }

@@ -1,11 +1,10 @@
 //! Retention: `dash-events prune` and `serve --retention-days` delete the events whose timestamp
 //! is older than the window and keep the others, `/stats` and `/events` agree afterwards, a
-//! prune running beside a load of fresh deliveries fails none of them, a replayed delivery of a
-//! pruned event is refused with 422 and not stored, and a bad `RETENTION_DAYS` is exit 2.
+//! replayed delivery of a pruned event is refused with 422 and not stored, and a bad
+//! `RETENTION_DAYS` is exit 2.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -19,7 +18,6 @@ use crate::server::{App, EXIT_TIMEOUT, Launch};
 both_backends!(
     prune_deletes_old_events_keeps_fresh_ones_and_stats_agree_with_events,
     replay_of_a_pruned_event_is_refused_with_422_and_not_stored,
-    serve_prunes_in_the_background_while_fresh_deliveries_keep_arriving,
 );
 
 /// The old (to prune) and fresh (to keep) events of a 30-day window, around `now`: types with
@@ -179,101 +177,6 @@ async fn replay_of_a_pruned_event_is_refused_with_422_and_not_stored(db: TestDb)
     assert!(doc["paths"]["/webhooks/dash"]["post"]["responses"]["422"].is_object());
 }
 
-/// Deliveries per sender and senders running at once during the prune.
-const SENDERS: usize = 8;
-const PER_SENDER: usize = 60;
-
-async fn serve_prunes_in_the_background_while_fresh_deliveries_keep_arriving(db: TestDb) {
-    let now = Utc::now();
-    let old: Vec<Value> = (0..6000)
-        .map(|n| {
-            event_at_time(
-                &format!("old-{n}"),
-                ["agent:start", "agent:complete", "swarm:progress"][n % 3],
-                days_ago(now, 31 + (n % 60) as i64, 0),
-                0.25,
-                200,
-            )
-        })
-        .collect();
-    store_events(&db, &old).await;
-
-    let app = Arc::new(
-        Launch::new(&db)
-            .arg("--retention-days")
-            .arg("30")
-            .arg("--prune-interval-ms")
-            .arg("100")
-            .start()
-            .await,
-    );
-    let senders: Vec<_> = (0..SENDERS)
-        .map(|s| {
-            let app = Arc::clone(&app);
-            tokio::spawn(async move {
-                let mut acknowledged = Vec::new();
-                let mut slowest = Duration::ZERO;
-                for n in 0..PER_SENDER {
-                    let id = format!("fresh-{s}-{n}");
-                    let event = event_at_time(&id, "agent:complete", Utc::now(), 0.5, 200);
-                    let started = Instant::now();
-                    let (status, body) = app.deliver(&event).await;
-                    slowest = slowest.max(started.elapsed());
-                    assert_eq!(status, 200, "{id}: {body}");
-                    acknowledged.push(id);
-                }
-                (acknowledged, slowest)
-            })
-        })
-        .collect();
-    // More old events behind the server's back while it ingests, for later passes to prune.
-    let late_old: Vec<Value> = (0..1500)
-        .map(|n| {
-            event_at_time(
-                &format!("late-old-{n}"),
-                "agent:error",
-                days_ago(now, 45, 0),
-                0.25,
-                200,
-            )
-        })
-        .collect();
-    store_events(&db, &late_old).await;
-    let mut acknowledged = Vec::new();
-    let mut slowest = Duration::ZERO;
-    for sender in senders {
-        let (ids, slow) = sender.await.expect("a sender failed");
-        acknowledged.extend(ids);
-        slowest = slowest.max(slow);
-    }
-
-    let pruned = eventually(Duration::from_secs(60), || async {
-        db.count_events().await == (SENDERS * PER_SENDER) as i64
-    })
-    .await;
-    eprintln!(
-        "{:?}: slowest delivery during the prune {slowest:?}",
-        db.backend()
-    );
-    assert!(pruned, "old events left: {} rows", db.count_events().await);
-    let mut stored = db.stored_ids().await;
-    stored.sort();
-    acknowledged.sort();
-    assert_eq!(
-        stored, acknowledged,
-        "every acknowledged fresh event is stored"
-    );
-    assert!(
-        slowest < Duration::from_secs(5),
-        "a delivery waited {slowest:?}"
-    );
-    assert_stats_match_events(&app, &[]).await;
-    assert!(
-        app.stderr()
-            .contains("pruned events older than the retention window")
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_retention_days_are_refused_with_exit_2_naming_the_variable() {
     backend::run(Backend::Sqlite, |db: TestDb| async move {
@@ -316,7 +219,7 @@ async fn bad_retention_days_are_refused_with_exit_2_naming_the_variable() {
 }
 
 /// Checks `/stats` over `window` against the events `GET /events` lists in it.
-async fn assert_stats_match_events(app: &App, window: &[(&str, &str)]) {
+pub(crate) async fn assert_stats_match_events(app: &App, window: &[(&str, &str)]) {
     let (status, stats) = app.get_query("/stats", window).await;
     assert_eq!(status, 200, "{stats}");
     let mut query = window.to_vec();
