@@ -7,6 +7,7 @@
 
 mod backoff;
 mod deliver;
+pub mod options;
 mod rules;
 mod slack;
 mod worker;
