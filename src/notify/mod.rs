@@ -47,9 +47,10 @@ pub struct NotifySettings {
 }
 
 impl NotifySettings {
-    /// How long a claim holds a notification: well beyond one send, so that a live worker always
-    /// records its result before another may claim the row; after a crash the row is claimed
-    /// again once this has passed.
+    /// How long a claim holds a notification: a round sends its whole claim at once, so twice
+    /// the send timeout and 5 s is well beyond a round, and a live worker always records its
+    /// results before another may claim the rows; after a crash they are claimed again once
+    /// this has passed.
     pub fn lease(&self) -> Duration {
         self.timeout.saturating_mul(2) + Duration::from_secs(5)
     }

@@ -20,10 +20,11 @@ use crate::metrics::Metrics;
 use crate::retention::now_us;
 use crate::store::{AttemptResult, ClaimedNotification, Store};
 
-/// Notifications claimed at once.
-const CLAIM_BATCH: i64 = 32;
-/// Sends in flight at once.
-const SEND_CONCURRENCY: usize = 8;
+/// Notifications claimed at once, and sent at once: a round then lasts at most one send timeout
+/// (and reading the events), which the lease (`NotifySettings::lease`) comfortably covers.
+const CLAIM_BATCH: i64 = 8;
+/// Sends in flight at once: the whole claim.
+const SEND_CONCURRENCY: usize = CLAIM_BATCH as usize;
 /// How often the worker looks for due notifications without being woken.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The longest `dash-events notify` keeps draining (new events may keep arriving meanwhile).
@@ -89,7 +90,12 @@ impl Worker {
             tokio::select! {
                 () = wake.notified() => {}
                 () = tokio::time::sleep(POLL_INTERVAL) => {}
-                _ = shutdown.changed() => {}
+                changed = shutdown.changed() => {
+                    // The sender is gone without a shutdown: nothing will ever stop this loop.
+                    if changed.is_err() {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -117,13 +123,20 @@ impl Worker {
             .store
             .claim_notifications(now, lease_until, CLAIM_BATCH)
             .await?;
-        let results: Vec<AttemptResult> = stream::iter(claimed)
-            .map(|notification| self.attempt(notification, lease_until))
+        if claimed.is_empty() {
+            return Ok(Tally::default());
+        }
+        let results: Vec<(i64, AttemptResult)> = stream::iter(claimed)
+            .map(|notification| self.attempt(notification))
             .buffer_unordered(SEND_CONCURRENCY)
             .collect()
             .await;
+        if let Err(err) = self.store.record_attempts(lease_until, &results).await {
+            // The leases run out and the notifications are claimed again: at least once.
+            tracing::warn!(error = ?err, "could not record the results of a round of notifications");
+        }
         let mut tally = Tally::default();
-        for result in results {
+        for (_, result) in &results {
             match result {
                 AttemptResult::Sent { .. } => tally.sent += 1,
                 AttemptResult::Retry { .. } => tally.failed += 1,
@@ -133,22 +146,14 @@ impl Worker {
         Ok(tally)
     }
 
-    /// Sends one claimed notification and records what came of it.
-    async fn attempt(&self, notification: ClaimedNotification, lease_until: i64) -> AttemptResult {
+    /// Sends one claimed notification and says what came of it.
+    async fn attempt(&self, notification: ClaimedNotification) -> (i64, AttemptResult) {
         let result = match self.send(&notification).await {
             Ok(()) => AttemptResult::Sent { at_us: now_us() },
             Err(failure) => self.after_failure(&notification, failure),
         };
         self.log_and_count(&notification, &result);
-        if let Err(err) = self
-            .store
-            .record_attempt(notification.id, lease_until, &result)
-            .await
-        {
-            // The lease runs out and the notification is claimed again: at least once.
-            tracing::warn!(error = ?err, id = notification.id, "could not record a notification's result");
-        }
-        result
+        (notification.id, result)
     }
 
     async fn send(&self, notification: &ClaimedNotification) -> Result<(), SendFailure> {

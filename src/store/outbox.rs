@@ -4,7 +4,7 @@
 //! several receivers sharing one database never claim the same row; on SQLite claims go through
 //! the single writer connection, like every write.
 
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::{Store, on_pool};
 use crate::event::NewEvent;
@@ -92,21 +92,43 @@ impl Store {
         })
     }
 
-    /// Records the result of the attempt made under the claim `lease_until_us`.
-    pub async fn record_attempt(
+    /// Records the results of the attempts made under the claim `lease_until_us`, in one
+    /// transaction: one commit (on SQLite one fsync, on the connection ingest also writes
+    /// through) per round of sends rather than per notification.
+    pub async fn record_attempts(
         &self,
-        id: i64,
         lease_until_us: i64,
-        result: &AttemptResult,
+        results: &[(i64, AttemptResult)],
     ) -> Result<(), sqlx::Error> {
         on_pool!(self, write, pool => {
-            let query = match result {
-                AttemptResult::Sent { at_us } => sqlx::query(MARK_SENT).bind(id).bind(lease_until_us).bind(*at_us),
-                AttemptResult::Retry { next_us, error } => sqlx::query(MARK_PENDING)
-                    .bind(id).bind(lease_until_us).bind(*next_us).bind(error.as_str()),
-                AttemptResult::Dead { error } => sqlx::query(MARK_DEAD).bind(id).bind(lease_until_us).bind(error.as_str()),
-            };
-            query.execute(pool).await.map(drop)
+            let mut conn = pool.acquire().await?;
+            let recorded: Result<(), sqlx::Error> = async {
+                let mut tx = Connection::begin(&mut *conn).await?;
+                for (id, result) in results {
+                    let query = match result {
+                        AttemptResult::Sent { at_us } => {
+                            sqlx::query(MARK_SENT).bind(*id).bind(lease_until_us).bind(*at_us)
+                        }
+                        AttemptResult::Retry { next_us, error } => sqlx::query(MARK_PENDING)
+                            .bind(*id)
+                            .bind(lease_until_us)
+                            .bind(*next_us)
+                            .bind(error.as_str()),
+                        AttemptResult::Dead { error } => {
+                            sqlx::query(MARK_DEAD).bind(*id).bind(lease_until_us).bind(error.as_str())
+                        }
+                    };
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await
+            }
+            .await;
+            if recorded.is_err() {
+                // As in `insert_batch`: a SQLite connection whose transaction failed may be out
+                // of step with sqlx's count of open transactions; never reuse it.
+                let _ = conn.close().await;
+            }
+            recorded
         })
     }
 

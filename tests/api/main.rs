@@ -57,6 +57,7 @@ mod load_smoke;
 mod logs;
 mod multi_receiver;
 mod notify_crash;
+mod notify_outbox;
 mod notify_receivers;
 mod notify_retries;
 mod notify_slack;
