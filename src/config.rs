@@ -57,11 +57,19 @@ mod tests {
             max_body_bytes: 10,
             sqlite_synchronous: Durability::Full,
             retention: None,
-            notify: NotifySettings::default(),
+            notify: NotifySettings {
+                rules: std::sync::Arc::new(
+                    crate::notify::Rules::parse(
+                        r#"[{"name":"a","types":["*"],"slack":"https://hooks.example.test/T/B/sl4ck"}]"#,
+                    )
+                    .expect("valid rules"),
+                ),
+                ..NotifySettings::default()
+            },
             limits: Limits::default(),
         };
         let printed = format!("{config:?}");
-        for secret in ["hunter2", "old-hunter", "tok3n"] {
+        for secret in ["hunter2", "old-hunter", "tok3n", "sl4ck"] {
             assert!(!printed.contains(secret), "{secret} leaked into {printed}");
         }
         assert_eq!(config.webhook_secrets().len(), 2);

@@ -17,7 +17,8 @@ use crate::store::{BatchWriter, Store};
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
-/// most `DRAIN_TIMEOUT`) and closes the store. Slow or abusive clients are bounded by
+/// most `DRAIN_TIMEOUT`) and closes the store. With notification rules (and `NOTIFY_WORKER` on)
+/// the notification worker runs beside it and ends with the drain, after its sends in flight. Slow or abusive clients are bounded by
 /// `config.limits` (see `limits`).
 pub async fn serve(
     config: Config,
