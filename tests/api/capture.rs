@@ -28,6 +28,8 @@ use crate::server::{App, Launch};
 pub enum Answer {
     /// This status, empty body.
     Status(u16),
+    /// This status with `Retry-After: <seconds>`.
+    RetryAfter(u16, u64),
     /// Never answered (held for at most `HANG`).
     Hang,
 }
@@ -43,6 +45,8 @@ pub struct Captured {
     pub body: Vec<u8>,
     /// The status answered (0 when the request was held).
     pub status: u16,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Captured {
@@ -159,20 +163,28 @@ async fn answer(
             headers: parts.headers,
             body,
             status: match next {
-                Answer::Status(status) => status,
+                Answer::Status(status) | Answer::RetryAfter(status, _) => status,
                 Answer::Hang => 0,
             },
+            at: std::time::Instant::now(),
         });
         next
     };
+    let mut response = Response::new(Full::new(Bytes::new()));
     let status = match next {
         Answer::Status(status) => status,
+        Answer::RetryAfter(status, seconds) => {
+            let value = hyper::header::HeaderValue::from(seconds);
+            response
+                .headers_mut()
+                .insert(hyper::header::RETRY_AFTER, value);
+            status
+        }
         Answer::Hang => {
             tokio::time::sleep(HANG).await;
             504
         }
     };
-    let mut response = Response::new(Full::new(Bytes::new()));
     *response.status_mut() = hyper::StatusCode::from_u16(status).expect("a valid status");
     Ok(response)
 }
@@ -183,7 +195,8 @@ pub fn rule(name: &str, types: &[&str], kind: &str, url: &str) -> Value {
 }
 
 /// `serve` on `db` with `rules` and a quick retry schedule (50 ms doubling to 200 ms, 2 s per
-/// send, `max_attempts` attempts).
+/// send, `max_attempts` attempts). The schedule is given as variables, so that a test may still
+/// set one of them with its flag (the flag wins).
 pub fn launch_notifying(db: &TestDb, rules: &[Value], max_attempts: u32) -> Launch {
     Launch::new(db)
         .api_token("notify-token")
@@ -191,11 +204,8 @@ pub fn launch_notifying(db: &TestDb, rules: &[Value], max_attempts: u32) -> Laun
         .arg(&Value::from(rules.to_vec()).to_string())
         .arg("--notify-max-attempts")
         .arg(&max_attempts.to_string())
-        .arg("--notify-retry-base-ms")
-        .arg("50")
-        .arg("--notify-retry-max-ms")
-        .arg("200")
-        // A variable, so that a test may still pass `--notify-timeout-ms` (the flag wins).
+        .env("NOTIFY_RETRY_BASE_MS", "50")
+        .env("NOTIFY_RETRY_MAX_MS", "200")
         .env("NOTIFY_TIMEOUT_MS", "2000")
 }
 

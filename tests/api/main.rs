@@ -61,6 +61,7 @@ mod notify_outbox;
 mod notify_receivers;
 mod notify_retries;
 mod notify_slack;
+mod notify_timing;
 mod operations;
 mod outages;
 mod pagination;
