@@ -5,9 +5,20 @@ use sqlx::QueryBuilder;
 
 use super::{Store, on_pool};
 
-const SELECT_NOTIFICATIONS: &str = "select n.id, n.event_id, e.type as event_type, n.rule, \
-    n.state, n.attempts, n.next_attempt_us, n.last_error, n.created_us, n.sent_us \
-    from notifications n left join events e on e.id = n.event_id where n.id < ";
+/// The listing's select with the condition `$cond` (a literal).
+macro_rules! select_notifications {
+    ($cond:literal) => {
+        concat!(
+            "select n.id, n.event_id, e.type as event_type, n.rule, n.state, n.attempts, ",
+            "n.next_attempt_us, n.last_error, n.created_us, n.sent_us ",
+            "from notifications n left join events e on e.id = n.event_id where ",
+            $cond
+        )
+    };
+}
+
+const SELECT_PAGE: &str = select_notifications!("n.id < ");
+const SELECT_ONE: &str = select_notifications!("n.id = $1");
 // Both states are ranges of the claim's index (state, next_attempt_us): counting reads no row.
 const COUNT_BY_STATE: &str = "select state, count(*) from notifications \
     where state in ('pending', 'dead') group by state";
@@ -64,7 +75,7 @@ impl Store {
         filter: &NotificationFilter,
     ) -> Result<Vec<NotificationRow>, sqlx::Error> {
         on_pool!(self, read, pool => {
-            let mut query = QueryBuilder::new(SELECT_NOTIFICATIONS);
+            let mut query = QueryBuilder::new(SELECT_PAGE);
             query.push_bind(filter.before_id.unwrap_or(i64::MAX));
             if let Some(state) = &filter.state {
                 query.push(" and n.state = ").push_bind(state.as_str());
@@ -76,13 +87,9 @@ impl Store {
 
     /// The notification with this id, if any.
     pub async fn get_notification(&self, id: i64) -> Result<Option<NotificationRow>, sqlx::Error> {
-        let filter = NotificationFilter {
-            state: None,
-            limit: 1,
-            before_id: id.checked_add(1),
-        };
-        let rows = self.list_notifications(&filter).await?;
-        Ok(rows.into_iter().find(|row| row.id == id))
+        on_pool!(self, read, pool => {
+            sqlx::query_as(SELECT_ONE).bind(id).fetch_optional(pool).await
+        })
     }
 
     /// The numbers of pending and dead notifications.
