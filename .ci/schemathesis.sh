@@ -72,7 +72,13 @@ WEBHOOK_SECRET="schemathesis-secret-$RANDOM$RANDOM"
 API_TOKEN="schemathesis-token-$RANDOM$RANDOM"
 export WEBHOOK_SECRET
 
-env -u DATABASE_URL -u LISTEN_ADDR -u WEBHOOK_SECRET_PREVIOUS -u MAX_BODY_BYTES -u SQLITE_SYNCHRONOUS NO_COLOR=1 RUST_LOG=info \
+# A notification rule whose endpoint refuses connections (nothing listens on loopback port 9), so
+# that the seeded events' notifications fail, turn dead within a second, and the notification
+# endpoints are fuzzed with rows in every answer (retry: 200 for a dead one, 409, 404).
+NOTIFY_RULES='[{"name":"schemathesis","types":["*"],"webhook":"http://127.0.0.1:9/refused"}]'
+env -u DATABASE_URL -u LISTEN_ADDR -u WEBHOOK_SECRET_PREVIOUS -u MAX_BODY_BYTES -u SQLITE_SYNCHRONOUS \
+  -u NOTIFY_WORKER -u NOTIFY_TIMEOUT_MS -u NOTIFY_RETRY_MAX_MS NO_COLOR=1 RUST_LOG=info \
+  NOTIFY_RULES="$NOTIFY_RULES" NOTIFY_MAX_ATTEMPTS=2 NOTIFY_RETRY_BASE_MS=10 \
   API_TOKEN="$API_TOKEN" "$binary" serve --listen 127.0.0.1:0 --database-url "$database_url" \
   >"$work/serve.log" 2>&1 &
 server_pid=$!
@@ -116,6 +122,7 @@ if paths:
     answers = collections.defaultdict(collections.Counter)
     for entry in entries:
         path = re.sub(r"^https?://[^/]+", "", entry["request"]["url"]).split("?")[0]
+        path = re.sub(r"^/notifications/.+/retry$", "/notifications/{id}/retry", path)
         path = re.sub(r"^/events/.+", "/events/{id}", path)
         status = entry["response"]["status"]
         operation = "other methods" if status == 405 else f'{entry["request"]["method"]} {path}'

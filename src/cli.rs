@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, Secret};
 use crate::limits::{self, Limits};
+pub use crate::notify::options::{NotifyArgs, NotifyCommandArgs};
 use crate::retention::{self, Retention};
 use crate::startup::StartupError;
 use crate::store::Durability;
@@ -39,6 +40,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Delete the events older than the retention window once, and print how many.
     Prune(PruneArgs),
+    /// Send the pending notifications that are due, then exit (for cron, or where no background
+    /// task survives between invocations).
+    Notify(NotifyCommandArgs),
 }
 
 /// Where the events are stored.
@@ -80,6 +84,12 @@ pub struct ServeArgs {
     #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
         default_value_t = millis(retention::PRUNE_INTERVAL))]
     pub prune_interval_ms: u64,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
+    /// Run the notification worker inside `serve` (`false`: only record notifications, and let
+    /// `dash-events notify` send them).
+    #[arg(long, env = "NOTIFY_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub notify_worker: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
 }
@@ -165,9 +175,9 @@ impl LimitArgs {
 }
 
 /// The longest timeout the hidden flags take, so that adding one to an instant cannot overflow.
-const DAY_MS: u64 = 86_400_000;
+pub(crate) const DAY_MS: u64 = 86_400_000;
 
-fn millis(duration: Duration) -> u64 {
+pub(crate) fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
@@ -221,6 +231,7 @@ impl ServeArgs {
             self.retention.retention_days.as_deref(),
             Duration::from_millis(self.prune_interval_ms),
         )?;
+        let notify = self.notify.into_settings(self.notify_worker)?;
         Ok(Config {
             database_url: self.database.database_url,
             listen: self.listen,
@@ -230,6 +241,7 @@ impl ServeArgs {
             max_body_bytes: self.max_body_bytes,
             sqlite_synchronous: self.sqlite_synchronous,
             retention,
+            notify,
             limits: self.limits.into_limits(),
         })
     }
@@ -272,5 +284,11 @@ mod tests {
         assert_eq!(config.sqlite_synchronous, Durability::Full);
         assert_eq!(config.retention, None);
         assert_eq!(config.limits, Limits::default());
+        assert!(config.notify.rules.is_empty());
+        assert_eq!(config.notify.max_attempts, 8);
+        assert_eq!(config.notify.backoff.base, Duration::from_secs(1));
+        assert_eq!(config.notify.backoff.max, Duration::from_secs(300));
+        assert_eq!(config.notify.timeout, Duration::from_secs(10));
+        assert!(config.notify.worker);
     }
 }

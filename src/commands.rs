@@ -1,7 +1,9 @@
 //! Runs each subcommand: the glue between the parsed command line and the library.
 
-use crate::cli::{Command, DatabaseArgs, PruneArgs, ServeArgs};
+use crate::cli::{Command, DatabaseArgs, NotifyCommandArgs, PruneArgs, ServeArgs};
 use crate::event::format_micros;
+use crate::metrics::Metrics;
+use crate::notify::{DRAIN_TIME_LIMIT, Worker};
 use crate::startup::StartupError;
 use crate::store::{Durability, Store, redact};
 use crate::{export, http, listen, send_test, serve, verify};
@@ -15,6 +17,7 @@ pub async fn run(command: Command) -> Result<(), StartupError> {
         Command::Verify(args) => verify::run(args).await,
         Command::Export(args) => export::run(args).await,
         Command::Prune(args) => run_prune(args).await,
+        Command::Notify(args) => run_notify(args).await,
     }
 }
 
@@ -48,6 +51,26 @@ async fn run_prune(args: PruneArgs) -> Result<(), StartupError> {
         "pruned {deleted} events with a timestamp before {} (RETENTION_DAYS={})",
         format_micros(cutoff_us),
         retention.days
+    );
+    Ok(())
+}
+
+async fn run_notify(args: NotifyCommandArgs) -> Result<(), StartupError> {
+    let database_url = args.database.database_url.clone();
+    let settings = args.settings()?;
+    let store = Store::connect(&database_url, Durability::default()).await?;
+    let worker = Worker::new(store.clone(), settings, Metrics::new())
+        .map_err(|err| anyhow::Error::new(err).context("cannot build the HTTP client"))?;
+    let drained = worker.drain(DRAIN_TIME_LIMIT).await;
+    let left = store.count_outbox().await;
+    store.close().await;
+    let tally = drained.map_err(|err| {
+        StartupError::Runtime(anyhow::Error::new(err).context("sending notifications failed"))
+    })?;
+    let left = left.unwrap_or_default();
+    println!(
+        "notifications: sent {}, failed {} (retried later), dead {}; {} pending, {} dead in all",
+        tally.sent, tally.failed, tally.dead, left.pending, left.dead
     );
     Ok(())
 }

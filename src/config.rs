@@ -4,6 +4,7 @@
 pub use crate::secret::Secret;
 
 use crate::limits::Limits;
+use crate::notify::NotifySettings;
 use crate::retention::Retention;
 use crate::store::Durability;
 
@@ -26,6 +27,8 @@ pub struct Config {
     pub sqlite_synchronous: Durability,
     /// How long events are kept; `None` keeps them forever.
     pub retention: Option<Retention>,
+    /// Notification rules and their delivery.
+    pub notify: NotifySettings,
     /// Timeouts and the connection cap that bound slow or abusive clients.
     pub limits: Limits,
 }
@@ -54,10 +57,19 @@ mod tests {
             max_body_bytes: 10,
             sqlite_synchronous: Durability::Full,
             retention: None,
+            notify: NotifySettings {
+                rules: std::sync::Arc::new(
+                    crate::notify::Rules::parse(
+                        r#"[{"name":"a","types":["*"],"slack":"https://hooks.example.test/T/B/sl4ck"}]"#,
+                    )
+                    .expect("valid rules"),
+                ),
+                ..NotifySettings::default()
+            },
             limits: Limits::default(),
         };
         let printed = format!("{config:?}");
-        for secret in ["hunter2", "old-hunter", "tok3n"] {
+        for secret in ["hunter2", "old-hunter", "tok3n", "sl4ck"] {
             assert!(!printed.contains(secret), "{secret} leaked into {printed}");
         }
         assert_eq!(config.webhook_secrets().len(), 2);

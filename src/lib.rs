@@ -34,6 +34,8 @@ pub mod listen;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
+pub mod notify;
+#[cfg(feature = "server")]
 pub mod position;
 #[cfg(feature = "server")]
 pub mod retention;

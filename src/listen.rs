@@ -63,6 +63,7 @@ mod tests {
             max_body_bytes: 1,
             sqlite_synchronous: crate::store::Durability::Full,
             retention: None,
+            notify: crate::notify::NotifySettings::default(),
             limits: crate::limits::Limits::default(),
         }
     }

@@ -3,7 +3,7 @@
 //! a label per arbitrary string would let a sender grow the series without bound.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 use crate::event::DOCUMENTED_TYPES;
@@ -16,6 +16,9 @@ pub struct Metrics {
     received: IntCounterVec,
     rejected: IntCounterVec,
     request_duration: HistogramVec,
+    notifications: IntCounterVec,
+    notifications_pending: IntGauge,
+    notifications_dead: IntGauge,
 }
 
 impl Metrics {
@@ -48,11 +51,33 @@ impl Metrics {
             &["method", "route", "status"],
         )
         .expect("valid metric definition");
+        // One series per configured rule: rule names come from the configuration, not from input.
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "dash_events_notifications_total",
+                "Notification attempts by rule and outcome (sent, failed and retried later, dead)",
+            ),
+            &["rule", "outcome"],
+        )
+        .expect("valid metric definition");
+        let notifications_pending = IntGauge::new(
+            "dash_events_notifications_pending",
+            "Notifications waiting to be sent, as last counted by the worker",
+        )
+        .expect("valid metric definition");
+        let notifications_dead = IntGauge::new(
+            "dash_events_notifications_dead",
+            "Notifications given up after their last attempt, as last counted by the worker",
+        )
+        .expect("valid metric definition");
         let registry = Registry::new();
         for collector in [
             Box::new(received.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(rejected.clone()),
             Box::new(request_duration.clone()),
+            Box::new(notifications.clone()),
+            Box::new(notifications_pending.clone()),
+            Box::new(notifications_dead.clone()),
         ] {
             registry
                 .register(collector)
@@ -63,7 +88,21 @@ impl Metrics {
             received,
             rejected,
             request_duration,
+            notifications,
+            notifications_pending,
+            notifications_dead,
         }
+    }
+
+    /// Counts one notification attempt: `sent`, `failed` (tried again later) or `dead`.
+    pub fn notification(&self, rule: &str, outcome: &str) {
+        self.notifications.with_label_values(&[rule, outcome]).inc();
+    }
+
+    /// Sets the outbox gauges.
+    pub fn outbox(&self, pending: i64, dead: i64) {
+        self.notifications_pending.set(pending);
+        self.notifications_dead.set(dead);
     }
 
     /// Counts a verified delivery.

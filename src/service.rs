@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use crate::config::Config;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
+use crate::notify::{Outbox, Worker};
 use crate::retention;
 use crate::store::{BatchWriter, Store};
 
@@ -16,7 +17,8 @@ use crate::store::{BatchWriter, Store};
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
-/// most `DRAIN_TIMEOUT`) and closes the store. Slow or abusive clients are bounded by
+/// most `DRAIN_TIMEOUT`) and closes the store. With notification rules (and `NOTIFY_WORKER` on)
+/// the notification worker runs beside it and ends with the drain, after its sends in flight. Slow or abusive clients are bounded by
 /// `config.limits` (see `limits`).
 pub async fn serve(
     config: Config,
@@ -24,16 +26,22 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (writer, mut writers) = BatchWriter::spawn(store.clone(), store.writer_settings());
+    let outbox = Outbox::new(config.notify.rules.clone());
+    let (writer, mut writers) =
+        BatchWriter::spawn(store.clone(), store.writer_settings(), outbox.clone());
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
     let pruning = config
         .retention
         .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
+    let metrics = Metrics::new();
+    let notifying = spawn_worker(&config, &store, &metrics, &outbox, &draining_rx)?;
+    let send_timeout = config.notify.timeout;
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
         writer,
-        metrics: Metrics::new(),
+        metrics,
+        outbox,
         shutdown: draining_rx.clone(),
     };
     let limits = state.config.limits;
@@ -56,6 +64,14 @@ pub async fn serve(
         () = drained => {},
         () = drain_deadline => tracing::warn!("requests still running after {DRAIN_TIMEOUT:?}; exiting"),
     }
+    if let Some(mut notifying) = notifying {
+        // The worker saw the drain begin and finishes only the sends in flight.
+        let bound = send_timeout + Duration::from_secs(1);
+        if tokio::time::timeout(bound, &mut notifying).await.is_err() {
+            // Its claims stay leased and are sent again once the lease runs out.
+            notifying.abort();
+        }
+    }
     if let Some(pruning) = pruning {
         // A batch cut short here is rolled back: it leaves the events and their totals as they were.
         pruning.abort();
@@ -64,4 +80,21 @@ pub async fn serve(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Starts the notification worker when rules are configured and `serve` is to send them.
+fn spawn_worker(
+    config: &Config,
+    store: &Store,
+    metrics: &Metrics,
+    outbox: &Outbox,
+    draining: &tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Option<tokio::task::JoinHandle<()>>> {
+    if config.notify.rules.is_empty() || !config.notify.worker {
+        return Ok(None);
+    }
+    let worker = Worker::new(store.clone(), config.notify.clone(), metrics.clone())
+        .map_err(std::io::Error::other)?;
+    let running = worker.run(outbox.wake.clone(), draining.clone());
+    Ok(Some(tokio::spawn(running)))
 }

@@ -6,6 +6,7 @@ mod auth;
 mod events;
 mod export;
 mod health;
+mod notifications;
 mod openapi;
 mod server;
 mod stream;
@@ -33,6 +34,7 @@ pub use server::serve_connections;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::metrics::Metrics;
+use crate::notify::Outbox;
 use crate::store::{BatchWriter, Store, StoreError};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -48,6 +50,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// The metrics registry.
     pub metrics: Metrics,
+    /// The notification rules, and the bell that wakes the worker after an operator's retry.
+    pub outbox: Outbox,
     /// Becomes true when shutdown begins, so that endless answers (live streams) end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -62,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(timeline::router())
         .merge(stream::router())
         .merge(export::router())
+        .merge(notifications::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_token,

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{events, export, health, stream, timeline, web, webhooks};
+use super::{events, export, health, notifications, stream, timeline, web, webhooks};
 use crate::store::Stats;
 use crate::timeline::{Timeline, TimelineBucket};
 
@@ -79,11 +79,13 @@ pub struct EventPage {
     paths(
         webhooks::receive_webhook, events::list_events, stream::stream_events,
         export::export_events, events::get_event, events::get_event_body, events::get_stats,
-        timeline::get_timeline, health::healthz, health::readyz, health::metrics, health::openapi,
-        web::index,
+        timeline::get_timeline, notifications::list_notifications,
+        notifications::retry_notification, health::healthz, health::readyz, health::metrics,
+        health::openapi, web::index,
     ),
     components(schemas(
         ErrorBody, Delivery, Event, EventPage, Stats, Timeline, TimelineBucket, webhooks::Receipt,
+        notifications::Notification, notifications::NotificationPage,
     )),
     modifiers(&BearerAuth),
 )]

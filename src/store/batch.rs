@@ -1,6 +1,6 @@
 //! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
-//! stored, then for the events it did insert their new types and an upsert of their daily totals,
-//! and one commit (one fsync).
+//! stored, then for the events it did insert their new types, an upsert of their daily totals
+//! and their notifications (one per matching rule, see `outbox`), and one commit (one fsync).
 //! Rows are inserted in id order and totals in (type, day) order, so two receivers writing
 //! overlapping batches take their locks in the same order. The stored hashes of the skipped ids
 //! decide duplicate or conflict.
@@ -9,8 +9,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
-use super::{InsertOutcome, Store, on_pool, rollup};
+use super::{InsertOutcome, Store, on_pool, outbox, rollup};
 use crate::event::NewEvent;
+use crate::notify::Rules;
 
 const INSERT_EVENTS: &str = "insert into events \
     (id, type, ts_us, received_us, content_hash, cost, duration_ms, body, signature) ";
@@ -24,18 +25,23 @@ pub(super) const UPSERT_STATS_CONFLICT: &str = " on conflict (type, day_us, shar
     duration_sum = event_stats.duration_sum + excluded.duration_sum, \
     duration_count = event_stats.duration_count + excluded.duration_count";
 
+/// Events with their time of receipt.
+type Rows<'a> = Vec<(&'a NewEvent, i64)>;
+
 /// What one batch stores and learns.
 type Written = (Vec<String>, Vec<(String, Vec<u8>)>);
 
 impl Store {
     /// Stores each `(event, received_us)` whose id is free, records the types not in
-    /// `known_types`, and adds the new events to the daily totals (in row `shard` of their day),
-    /// in one transaction; returns the outcome of each event, in order.
+    /// `known_types`, adds the new events to the daily totals (in row `shard` of their day) and
+    /// records their notifications under `rules`, in one transaction; returns the outcome of
+    /// each event, in order.
     pub async fn insert_batch(
         &self,
         events: &[(&NewEvent, i64)],
         shard: i32,
         known_types: &HashSet<Vec<u8>>,
+        rules: &Rules,
     ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
         let rows = first_of_each_id(events);
         let (inserted, stored): Written = on_pool!(self, write, pool => {
@@ -46,15 +52,20 @@ impl Store {
                 insert.push(" returning id");
                 let inserted: Vec<String> = insert.build_query_scalar().fetch_all(&mut *tx).await?;
                 let fresh: HashSet<&str> = inserted.iter().map(String::as_str).collect();
-                let (new_events, taken): (Vec<&NewEvent>, Vec<&NewEvent>) =
-                    rows.iter().map(|(e, _)| *e).partition(|e| fresh.contains(e.id.as_str()));
+                let (new_rows, taken): (Rows, Rows) =
+                    rows.iter().copied().partition(|(e, _)| fresh.contains(e.id.as_str()));
+                let new_events: Vec<&NewEvent> = new_rows.iter().map(|(e, _)| *e).collect();
                 for mut query in side_tables(&new_events, shard, known_types) {
                     query.build().execute(&mut *tx).await?;
+                }
+                // Only events this transaction inserted: a redelivery never adds a notification.
+                if let Some(mut insert) = outbox::insert_notifications(&new_rows, rules) {
+                    insert.build().execute(&mut *tx).await?;
                 }
                 let stored = if taken.is_empty() {
                     Vec::new()
                 } else {
-                    let ids = taken.iter().map(|e| e.id.as_str());
+                    let ids = taken.iter().map(|(e, _)| e.id.as_str());
                     select_hashes(ids).build_query_as().fetch_all(&mut *tx).await?
                 };
                 tx.commit().await?;

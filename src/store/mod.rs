@@ -5,6 +5,8 @@
 mod batch;
 mod events;
 mod integrity;
+mod notifications;
+mod outbox;
 mod prune;
 mod rollup;
 mod sqlite;
@@ -23,6 +25,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
+pub use notifications::{NotificationFilter, NotificationRow, OutboxCounts};
+pub use outbox::{AttemptResult, ClaimedNotification, Revival};
 pub use prune::PRUNE_BATCH;
 pub use rollup::DAY_US;
 pub use sqlite::Durability;

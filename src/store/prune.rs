@@ -1,7 +1,7 @@
 //! Deleting events older than a cutoff, in small transactions so that ingest never waits long:
 //! each takes the oldest `PRUNE_BATCH` events of one type (through the type/time index), deletes
-//! them, subtracts them from their days' totals, and drops the totals of a day left empty — all
-//! in the one transaction, so `/stats` always agrees with the events table. On SQLite each batch
+//! them and their notifications, subtracts them from their days' totals, and drops the totals of
+//! a day left empty — all in the one transaction, so `/stats` always agrees with the events table. On SQLite each batch
 //! borrows the single writer connection for one short transaction and gives it back, so the
 //! group-commit writer takes turns with it.
 
@@ -12,7 +12,7 @@ use sqlx::Connection;
 use super::batch::{UPSERT_STATS, UPSERT_STATS_CONFLICT};
 use super::rollup::{DAY_US, floor_day};
 use super::writer::is_deadlock;
-use super::{Store, on_pool};
+use super::{Store, on_pool, outbox};
 
 /// Events deleted per transaction.
 pub const PRUNE_BATCH: i64 = 500;
@@ -23,13 +23,14 @@ const DEADLOCK_RETRIES: usize = 3;
 // each subtracts from the totals exactly the events it removed.
 const DELETE_OLDEST: &str = "delete from events where id in \
     (select id from events where type = $1 and ts_us < $2 order by ts_us limit $3) \
-    returning ts_us, cost, duration_ms";
+    returning id, ts_us, cost, duration_ms";
 const DROP_EMPTY_DAY: &str = "delete from event_stats where type = $1 and day_us = $2 \
     and not exists (select 1 from events where type = $1 and ts_us >= $2 and ts_us < $3)";
 
 /// What the totals must lose for one deleted event.
 #[derive(sqlx::FromRow)]
 struct Removed {
+    id: String,
     ts_us: i64,
     cost: Option<f64>,
     duration_ms: Option<f64>,
@@ -84,6 +85,10 @@ impl Store {
                     .bind(PRUNE_BATCH)
                     .fetch_all(&mut *tx)
                     .await?;
+                if !removed.is_empty() {
+                    let ids: Vec<String> = removed.iter().map(|r| r.id.clone()).collect();
+                    outbox::delete_of_events(&ids).build().execute(&mut *tx).await?;
+                }
                 let days = day_totals(&removed);
                 if !days.is_empty() {
                     let mut upsert = sqlx::QueryBuilder::new(UPSERT_STATS);
@@ -147,16 +152,19 @@ mod tests {
     fn removed_events_are_summed_per_day() {
         let removed = [
             Removed {
+                id: "x".into(),
                 ts_us: 5,
                 cost: Some(0.5),
                 duration_ms: Some(10.0),
             },
             Removed {
+                id: "x".into(),
                 ts_us: DAY_US - 1,
                 cost: None,
                 duration_ms: None,
             },
             Removed {
+                id: "x".into(),
                 ts_us: DAY_US,
                 cost: Some(1.0),
                 duration_ms: Some(30.0),

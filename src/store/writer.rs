@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 
 use super::{InsertOutcome, Store, StoreError};
 use crate::event::NewEvent;
+use crate::notify::Outbox;
 
 /// How many requests may wait in the queue before new ones wait to enter it.
 const QUEUE_CAPACITY: usize = 8192;
@@ -76,7 +77,9 @@ impl WriteHealth {
 impl BatchWriter {
     /// Starts the writer tasks. They stop once every `BatchWriter` clone is dropped and the
     /// queue is empty; await the returned set to know every accepted event was committed.
-    pub fn spawn(store: Store, settings: WriterSettings) -> (Self, JoinSet<()>) {
+    /// Each batch records the notifications of its new events under `outbox`'s rules, and
+    /// wakes its worker once they are committed.
+    pub fn spawn(store: Store, settings: WriterSettings, outbox: Outbox) -> (Self, JoinSet<()>) {
         let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
         let queue: Queue = Arc::new(Mutex::new(receiver));
         let health = Arc::new(WriteHealth::default());
@@ -89,6 +92,7 @@ impl BatchWriter {
                 settings,
                 health.clone(),
                 commits.clone(),
+                outbox.clone(),
             ));
         }
         let writer = Self {
@@ -143,6 +147,7 @@ async fn run_writer(
     settings: WriterSettings,
     health: Arc<WriteHealth>,
     commits: Arc<watch::Sender<u64>>,
+    outbox: Outbox,
 ) {
     let max_batch = settings.max_batch.max(1);
     let mut batch = Vec::with_capacity(max_batch);
@@ -152,12 +157,16 @@ async fn run_writer(
         let events: Vec<(&NewEvent, i64)> =
             batch.iter().map(|p| (&p.event, p.received_us)).collect();
         let shard = fastrand::i32(0..settings.stat_shards.max(1));
-        let result = insert_with_retries(&store, &events, shard, &known_types).await;
+        let result = insert_with_retries(&store, &events, shard, &known_types, &outbox).await;
         health.record(result.is_ok());
         if let Ok(outcomes) = &result {
             known_types.extend(events.iter().map(|(e, _)| e.event_type.as_bytes().to_vec()));
             if outcomes.contains(&InsertOutcome::Stored) {
                 commits.send_modify(|count| *count = count.wrapping_add(1));
+                // A spurious wake-up (no rule matched) costs the worker one empty claim.
+                if !outbox.rules.is_empty() {
+                    outbox.wake.notify_one();
+                }
             }
         }
         answer_all(&mut batch, result);
@@ -192,10 +201,14 @@ async fn insert_with_retries(
     events: &[(&NewEvent, i64)],
     shard: i32,
     known_types: &HashSet<Vec<u8>>,
+    outbox: &Outbox,
 ) -> Result<Vec<InsertOutcome>, StoreError> {
     let mut attempt = 0;
     loop {
-        match store.insert_batch(events, shard, known_types).await {
+        match store
+            .insert_batch(events, shard, known_types, &outbox.rules)
+            .await
+        {
             Err(err) if attempt < DEADLOCK_RETRIES && is_deadlock(&err) => attempt += 1,
             result => return result.map_err(StoreError::from),
         }

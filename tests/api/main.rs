@@ -34,6 +34,7 @@ macro_rules! postgres_only {
 }
 
 mod backend;
+mod capture;
 mod fill;
 mod helpers;
 mod launch;
@@ -55,6 +56,12 @@ mod export_memory;
 mod load_smoke;
 mod logs;
 mod multi_receiver;
+mod notify_crash;
+mod notify_outbox;
+mod notify_receivers;
+mod notify_retries;
+mod notify_slack;
+mod notify_timing;
 mod operations;
 mod outages;
 mod pagination;

@@ -1,0 +1,199 @@
+//! The notification outbox in the database: rows added in the event's own insert transaction,
+//! claimed by workers under a lease, and marked sent, pending again (with the next attempt's
+//! time) or dead. On PostgreSQL the claim skips rows another receiver's worker has locked, so
+//! several receivers sharing one database never claim the same row; on SQLite claims go through
+//! the single writer connection, like every write.
+
+use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
+
+use super::{Store, on_pool};
+use crate::event::NewEvent;
+use crate::notify::Rules;
+
+const INSERT_NOTIFICATIONS: &str = "insert into notifications \
+    (event_id, rule, state, attempts, next_attempt_us, created_us) ";
+
+// The inner select locks the rows it picks and skips those locked by a concurrent claim; a row
+// another claim has just leased no longer matches when it is re-checked after that claim commits.
+const CLAIM_PG: &str = "update notifications set lease_until_us = $1, attempts = attempts + 1 \
+    where id in (select id from notifications where state = 'pending' and next_attempt_us <= $2 \
+    and (lease_until_us is null or lease_until_us < $2) order by next_attempt_us limit $3 \
+    for update skip locked) returning id, event_id, rule, attempts";
+// SQLite has no row locks (nor `for update`); its single writer connection serialises claims.
+const CLAIM_SQLITE: &str = "update notifications set lease_until_us = $1, attempts = attempts + 1 \
+    where id in (select id from notifications where state = 'pending' and next_attempt_us <= $2 \
+    and (lease_until_us is null or lease_until_us < $2) order by next_attempt_us limit $3) \
+    returning id, event_id, rule, attempts";
+
+// Each result applies only while the claim's lease holds: a worker that overran its lease (and
+// whose row another worker has claimed since) must not overwrite the newer result.
+const MARK_SENT: &str = "update notifications set state = 'sent', sent_us = $3, \
+    lease_until_us = null, last_error = null where id = $1 and lease_until_us = $2";
+const MARK_PENDING: &str = "update notifications set state = 'pending', next_attempt_us = $3, \
+    last_error = $4, lease_until_us = null where id = $1 and lease_until_us = $2";
+const MARK_DEAD: &str = "update notifications set state = 'dead', last_error = $3, \
+    lease_until_us = null where id = $1 and lease_until_us = $2";
+
+const REVIVE_DEAD: &str = "update notifications set state = 'pending', attempts = 0, \
+    next_attempt_us = $2, lease_until_us = null where id = $1 and state = 'dead'";
+const SELECT_STATE: &str = "select state from notifications where id = $1";
+const DELETE_OF_EVENTS: &str = "delete from notifications where event_id in (";
+
+/// A notification a worker has claimed and must now send.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedNotification {
+    /// The row id.
+    pub id: i64,
+    /// The event to send.
+    pub event_id: String,
+    /// The rule that decides where.
+    pub rule: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttemptResult {
+    /// The endpoint accepted it at this time (µs).
+    Sent { at_us: i64 },
+    /// It failed and is tried again at `next_us`.
+    Retry { next_us: i64, error: String },
+    /// It failed for the last time (or can never succeed).
+    Dead { error: String },
+}
+
+/// What `retry_notification` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revival {
+    /// The dead notification is pending again.
+    Revived,
+    /// It exists but is not dead.
+    NotDead,
+    /// There is no such notification.
+    NotFound,
+}
+
+impl Store {
+    /// Claims up to `limit` notifications due at `now_us` until `lease_until_us`, counting the
+    /// attempt; another claim skips them until the lease runs out.
+    pub async fn claim_notifications(
+        &self,
+        now_us: i64,
+        lease_until_us: i64,
+        limit: i64,
+    ) -> Result<Vec<ClaimedNotification>, sqlx::Error> {
+        let sql = match self {
+            Self::Sqlite { .. } => CLAIM_SQLITE,
+            Self::Postgres(_) => CLAIM_PG,
+        };
+        on_pool!(self, write, pool => {
+            sqlx::query_as(sql).bind(lease_until_us).bind(now_us).bind(limit).fetch_all(pool).await
+        })
+    }
+
+    /// Records the results of the attempts made under the claim `lease_until_us`, in one
+    /// transaction: one commit (on SQLite one fsync, on the connection ingest also writes
+    /// through) per round of sends rather than per notification.
+    pub async fn record_attempts(
+        &self,
+        lease_until_us: i64,
+        results: &[(i64, AttemptResult)],
+    ) -> Result<(), sqlx::Error> {
+        on_pool!(self, write, pool => {
+            let mut conn = pool.acquire().await?;
+            let recorded: Result<(), sqlx::Error> = async {
+                let mut tx = Connection::begin(&mut *conn).await?;
+                for (id, result) in results {
+                    let query = match result {
+                        AttemptResult::Sent { at_us } => {
+                            sqlx::query(MARK_SENT).bind(*id).bind(lease_until_us).bind(*at_us)
+                        }
+                        AttemptResult::Retry { next_us, error } => sqlx::query(MARK_PENDING)
+                            .bind(*id)
+                            .bind(lease_until_us)
+                            .bind(*next_us)
+                            .bind(error.as_str()),
+                        AttemptResult::Dead { error } => {
+                            sqlx::query(MARK_DEAD).bind(*id).bind(lease_until_us).bind(error.as_str())
+                        }
+                    };
+                    query.execute(&mut *tx).await?;
+                }
+                tx.commit().await
+            }
+            .await;
+            if recorded.is_err() {
+                // As in `insert_batch`: a SQLite connection whose transaction failed may be out
+                // of step with sqlx's count of open transactions; never reuse it.
+                let _ = conn.close().await;
+            }
+            recorded
+        })
+    }
+
+    /// Makes a dead notification pending again, due at `now_us`, with its attempts reset.
+    pub async fn retry_notification(&self, id: i64, now_us: i64) -> Result<Revival, sqlx::Error> {
+        on_pool!(self, write, pool => {
+            let revived = sqlx::query(REVIVE_DEAD).bind(id).bind(now_us).execute(pool).await?;
+            if revived.rows_affected() > 0 {
+                return Ok(Revival::Revived);
+            }
+            let state: Option<String> = sqlx::query_scalar(SELECT_STATE).bind(id).fetch_optional(pool).await?;
+            Ok(if state.is_some() { Revival::NotDead } else { Revival::NotFound })
+        })
+    }
+}
+
+/// The insert of one pending notification per (new event, matching rule), due at once; `None`
+/// when no rule matches (then the batch runs no extra statement).
+pub(super) fn insert_notifications<'a, DB>(
+    new_events: &[(&'a NewEvent, i64)],
+    rules: &'a Rules,
+) -> Option<QueryBuilder<'a, DB>>
+where
+    DB: Database,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let rows: Vec<(&str, &str, i64)> = new_events
+        .iter()
+        .flat_map(|(event, received_us)| {
+            rules
+                .matching(&event.event_type)
+                .map(move |rule| (event.id.as_str(), rule, *received_us))
+        })
+        .collect();
+    if rows.is_empty() {
+        return None;
+    }
+    let mut insert = QueryBuilder::new(INSERT_NOTIFICATIONS);
+    insert.push_values(rows, |mut row, (event_id, rule, received_us)| {
+        row.push_bind(event_id)
+            .push_bind(rule)
+            .push_bind("pending")
+            .push_bind(0_i32)
+            .push_bind(received_us)
+            .push_bind(received_us);
+    });
+    // Only newly inserted events get here, so a conflict means a row left by an event deleted
+    // behind the service's back: keep it rather than fail the batch.
+    insert.push(" on conflict (event_id, rule) do nothing");
+    Some(insert)
+}
+
+/// The delete of the notifications of `event_ids` (whose events a prune is deleting).
+pub(super) fn delete_of_events<'a, DB>(event_ids: &'a [String]) -> QueryBuilder<'a, DB>
+where
+    DB: Database,
+    &'a str: Encode<'a, DB> + Type<DB>,
+{
+    let mut delete = QueryBuilder::new(DELETE_OF_EVENTS);
+    let mut listed = delete.separated(", ");
+    for id in event_ids {
+        listed.push_bind(id.as_str());
+    }
+    delete.push(")");
+    delete
+}
