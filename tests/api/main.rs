@@ -33,11 +33,16 @@ macro_rules! postgres_only {
     )+};
 }
 
+// Shared with the `lambda` test target (tests/lambda).
+#[path = "../common/backend.rs"]
 mod backend;
-mod fill;
+#[path = "../common/helpers.rs"]
 mod helpers;
-mod launch;
+#[path = "../common/process.rs"]
 mod process;
+
+mod fill;
+mod launch;
 mod raw_client;
 mod server;
 mod sse;
