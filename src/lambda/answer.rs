@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, Response, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Response, header};
 use http_body_util::{BodyExt, Full};
 use lambda_http::{Request, RequestExt};
 use tokio::time::{Instant, timeout_at};
@@ -30,6 +30,8 @@ const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 const MAX_ANSWER_BYTES: usize = 6 * 1024 * 1024 - 64 * 1024;
 /// After a stream message, how long to wait for more before answering what came.
 const STREAM_GRACE: Duration = Duration::from_millis(200);
+/// `lambda_http`'s switch for sending an answer as text whatever its content type.
+const TEXT_ANSWER: HeaderName = HeaderName::from_static("x-lambda-http-content-encoding");
 
 /// Answers one API Gateway request with the router.
 pub async fn invoke(
@@ -41,12 +43,20 @@ pub async fn invoke(
     path::strip_stage(&mut request);
     let request = request.map(|body| Body::from(body.to_vec()));
     let response = app.oneshot(request).await?;
-    let (parts, body) = response.into_parts();
+    let (mut parts, body) = response.into_parts();
     let bytes = if is_event_stream(&parts.headers) {
         read_stream_window(body, deadline).await?
     } else {
         read_whole(body, deadline).await?
     };
+    // `lambda_http` would base64-encode types it does not know as text (the export's NDJSON),
+    // and a REST API hands base64 on as it is unless binary media types are set up: every
+    // answer here is UTF-8, so it goes as text.
+    if std::str::from_utf8(&bytes).is_ok() {
+        parts
+            .headers
+            .insert(TEXT_ANSWER, HeaderValue::from_static("text"));
+    }
     Ok(Response::from_parts(parts, Full::new(bytes)))
 }
 

@@ -40,6 +40,38 @@ async fn events_are_listed_and_fetched_with_the_api_token() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_is_answered_whole_as_text() {
+    on_postgres(|db| async move {
+        let function = Function::start(&db).await;
+        for name in ["rest_v1_signed.json", "http_v2_signed.json"] {
+            assert_eq!(function.invoke(recorded(name)).await.0, 200, "{name}");
+        }
+        let mut export = recorded("rest_v1_list_events.json");
+        export["path"] = json!("/events/export");
+        export["queryStringParameters"] = json!(null);
+        export["multiValueQueryStringParameters"] = json!(null);
+
+        let answer = function.runtime.invoke(export).await;
+
+        let Outcome::Response(response) = answer else {
+            panic!("the invocation failed: {answer:?}");
+        };
+        assert_eq!(response["statusCode"], 200, "{response}");
+        // Text, not base64: a REST API without binary media types passes base64 on as it is.
+        assert_eq!(response["isBase64Encoded"], false, "{response}");
+        let body = response["body"].as_str().expect("a text body");
+        let ids: Vec<String> = body
+            .lines()
+            .map(|line| {
+                serde_json::from_str::<serde_json::Value>(line).expect("NDJSON")["id"].to_string()
+            })
+            .collect();
+        assert_eq!(ids, ["\"evt-rest-v1-signed\"", "\"evt-http-v2-signed\""]);
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_live_stream_answers_empty_before_the_invocation_deadline() {
     on_postgres(|db| async move {
         let function = Function::start(&db).await;
