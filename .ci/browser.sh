@@ -27,7 +27,8 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
-cargo build --locked --bin dash-events
+# --all-features: the build `cargo test --all-features` (.ci/run) already made, so nothing is rebuilt.
+cargo build --locked --all-features --bin dash-events
 binary="$PWD/target/debug/dash-events"
 
 work="$(mktemp -d)"

@@ -42,7 +42,8 @@ if ! schemathesis --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
   st="$PWD/$venv/bin/schemathesis"
 fi
 
-cargo build --locked --bin dash-events
+# --all-features: the build `cargo test --all-features` (.ci/run) already made, so nothing is rebuilt.
+cargo build --locked --all-features --bin dash-events
 binary=target/debug/dash-events
 
 work="$(mktemp -d)"

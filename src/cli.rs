@@ -25,6 +25,18 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// `dash-events-lambda`: the receiver as an AWS Lambda function behind API Gateway. It takes the
+/// options of `serve`, from the function's environment variables (or flags); `LISTEN_ADDR` and
+/// `SQLITE_SYNCHRONOUS` do not apply, and `DATABASE_URL` must be PostgreSQL.
+#[cfg(feature = "lambda")]
+#[derive(Debug, Parser)]
+#[command(name = "dash-events-lambda", version)]
+pub struct LambdaCli {
+    /// The options of `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {

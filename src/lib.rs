@@ -27,6 +27,8 @@ pub mod error;
 pub mod export;
 #[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "lambda")]
+pub mod lambda;
 #[cfg(feature = "server")]
 pub mod limits;
 #[cfg(feature = "server")]

@@ -117,20 +117,15 @@ pub async fn retry_notification(
     let not_found = || AppError::NotFound(format!("no notification with id {id:?}"));
     let number: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(not_found)?;
     match state.store.retry_notification(number, now_us()).await? {
-        Revival::Revived => state.outbox.wake.notify_one(),
-        Revival::NotDead => {
-            return Err(AppError::Conflict(format!(
-                "notification {number} is not dead"
-            )));
+        Revival::Revived(row) => {
+            state.outbox.wake.notify_one();
+            Ok(Json(render(&state, row)))
         }
-        Revival::NotFound => return Err(not_found()),
+        Revival::NotDead => Err(AppError::Conflict(format!(
+            "notification {number} is not dead"
+        ))),
+        Revival::NotFound => Err(not_found()),
     }
-    let row = state
-        .store
-        .get_notification(number)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(Json(render(&state, row)))
 }
 
 fn render(state: &AppState, row: NotificationRow) -> Notification {

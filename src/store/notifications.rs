@@ -18,7 +18,7 @@ macro_rules! select_notifications {
 }
 
 const SELECT_PAGE: &str = select_notifications!("n.id < ");
-const SELECT_ONE: &str = select_notifications!("n.id = $1");
+pub(super) const SELECT_ONE: &str = select_notifications!("n.id = $1");
 // Both states are ranges of the claim's index (state, next_attempt_us): counting reads no row.
 const COUNT_BY_STATE: &str = "select state, count(*) from notifications \
     where state in ('pending', 'dead') group by state";

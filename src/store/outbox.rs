@@ -6,6 +6,7 @@
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
+use super::notifications::{NotificationRow, SELECT_ONE};
 use super::{Store, on_pool};
 use crate::event::NewEvent;
 use crate::notify::Rules;
@@ -64,10 +65,10 @@ pub enum AttemptResult {
 }
 
 /// What `retry_notification` did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Revival {
-    /// The dead notification is pending again.
-    Revived,
+    /// The dead notification is pending again; the row as the revival left it.
+    Revived(NotificationRow),
     /// It exists but is not dead.
     NotDead,
     /// There is no such notification.
@@ -135,12 +136,20 @@ impl Store {
     /// Makes a dead notification pending again, due at `now_us`, with its attempts reset.
     pub async fn retry_notification(&self, id: i64, now_us: i64) -> Result<Revival, sqlx::Error> {
         on_pool!(self, write, pool => {
-            let revived = sqlx::query(REVIVE_DEAD).bind(id).bind(now_us).execute(pool).await?;
-            if revived.rows_affected() > 0 {
-                return Ok(Revival::Revived);
-            }
-            let state: Option<String> = sqlx::query_scalar(SELECT_STATE).bind(id).fetch_optional(pool).await?;
-            Ok(if state.is_some() { Revival::NotDead } else { Revival::NotFound })
+            // The row is read back in the revival's transaction: a worker (of this receiver or
+            // another) claiming it right after must not change what this answer reports.
+            let mut tx = pool.begin().await?;
+            let revived = sqlx::query(REVIVE_DEAD).bind(id).bind(now_us).execute(&mut *tx).await?;
+            let revival = if revived.rows_affected() > 0 {
+                let row = sqlx::query_as(SELECT_ONE).bind(id).fetch_one(&mut *tx).await?;
+                Revival::Revived(row)
+            } else {
+                let state: Option<String> =
+                    sqlx::query_scalar(SELECT_STATE).bind(id).fetch_optional(&mut *tx).await?;
+                if state.is_some() { Revival::NotDead } else { Revival::NotFound }
+            };
+            tx.commit().await?;
+            Ok(revival)
         })
     }
 }

@@ -33,12 +33,17 @@ macro_rules! postgres_only {
     )+};
 }
 
+// Shared with the `lambda` test target (tests/lambda).
+#[path = "../common/backend.rs"]
 mod backend;
+#[path = "../common/helpers.rs"]
+mod helpers;
+#[path = "../common/process.rs"]
+mod process;
+
 mod capture;
 mod fill;
-mod helpers;
 mod launch;
-mod process;
 mod raw_client;
 mod server;
 mod sse;

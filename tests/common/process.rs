@@ -1,4 +1,5 @@
-//! A child process of the `dash-events` binary under test. Its stdout and stderr are drained by
+//! A child process of a binary under test (`dash-events`, `dash-events-lambda`); shared by the
+//! `api` and `lambda` test targets. Its stdout and stderr are drained by
 //! two background threads into shared buffers for the whole life of the child, so a chatty server
 //! never blocks on a full pipe and a test can read what it printed; the child is killed when the
 //! handle is dropped, so a failing test never leaves a server behind.
@@ -32,15 +33,25 @@ const ENV_OF_THE_BINARY: &[&str] = &[
     "LOG_FORMAT",
     "RUST_BACKTRACE",
     "RUST_LIB_BACKTRACE",
+    "AWS_LAMBDA_RUNTIME_API",
 ];
 
-/// A `Command` for the binary under test with a clean, predictable environment.
+/// A `Command` for `dash-events` with a clean, predictable environment.
 pub fn dash_events<I, S>(args: I) -> Command
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_dash-events"));
+    binary(env!("CARGO_BIN_EXE_dash-events"), args)
+}
+
+/// A `Command` for the binary at `path` with a clean, predictable environment.
+pub fn binary<I, S>(path: &str, args: I) -> Command
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let mut command = Command::new(path);
     command.args(args);
     for name in ENV_OF_THE_BINARY {
         command.env_remove(name);
