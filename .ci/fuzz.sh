@@ -7,7 +7,7 @@
 # under target/fuzz-ci/artifacts/<target>/ and its path printed (fuzz/README.md says how it
 # becomes a regression test). Prints libFuzzer's final executions and seconds for each target.
 #
-# FUZZ_SECONDS (default 30) is each target's time; FUZZ_BUILD_FLAGS (default none: the release
+# FUZZ_SECONDS (default 20) is each target's time; FUZZ_BUILD_FLAGS (default none: the release
 # build with debug assertions and AddressSanitizer) goes to `cargo fuzz build`/`run`; FUZZ_ARGS adds
 # libFuzzer flags (`-seed=N`, say). The fuzz crate builds only the library's pure core
 # (`default-features = false`), so the instrumented build is small.
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
-seconds="${FUZZ_SECONDS:-30}"
+seconds="${FUZZ_SECONDS:-20}"
 read -r -a build_flags <<<"${FUZZ_BUILD_FLAGS-}"
 read -r -a fuzz_args <<<"${FUZZ_ARGS:-}"
 tools="$PWD/target/tools"

@@ -264,14 +264,16 @@ pub fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|v| !v.is_empty())
 }
 
+/// The command line `dash-events ARGS…`, parsed, for the tests of every module's options.
+#[cfg(test)]
+pub(crate) fn parse(args: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("dash-events").chain(args.iter().copied()))
+        .expect("arguments parse")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("dash-events").chain(args.iter().copied()))
-            .expect("arguments parse")
-    }
 
     #[test]
     fn serve_without_secret_is_a_configuration_error_naming_the_variable() {

@@ -96,14 +96,7 @@ impl NotifyCommandArgs {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
-    use crate::cli::{Cli, Command};
-
-    fn parse(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("dash-events").chain(args.iter().copied()))
-            .expect("arguments parse")
-    }
+    use crate::cli::{Command, parse};
 
     #[test]
     fn notify_rules_are_read_inline_or_from_a_file() {
