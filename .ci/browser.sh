@@ -27,8 +27,10 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
 
-# --all-features: the build `cargo test --all-features` (.ci/run) already made, so nothing is rebuilt.
-cargo build --locked --all-features --bin dash-events
+# The build `cargo test --all-features` (.ci/run) already made, so nothing is rebuilt: with
+# --all-targets the dev-dependencies' features apply as under `cargo test` (building the binary
+# alone resolves tokio, libc, … with other features and compiles them again, about a minute).
+cargo build --locked --all-features --all-targets
 binary="$PWD/target/debug/dash-events"
 
 work="$(mktemp -d)"

@@ -42,8 +42,10 @@ if ! schemathesis --version 2>/dev/null | grep -qF "$SCHEMATHESIS_VERSION"; then
   st="$PWD/$venv/bin/schemathesis"
 fi
 
-# --all-features: the build `cargo test --all-features` (.ci/run) already made, so nothing is rebuilt.
-cargo build --locked --all-features --bin dash-events
+# The build `cargo test --all-features` (.ci/run) already made, so nothing is rebuilt: with
+# --all-targets the dev-dependencies' features apply as under `cargo test` (building the binary
+# alone resolves tokio, libc, … with other features and compiles them again, about a minute).
+cargo build --locked --all-features --all-targets
 binary=target/debug/dash-events
 
 work="$(mktemp -d)"
