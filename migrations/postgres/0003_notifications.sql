@@ -20,3 +20,7 @@ create table notifications (
 
 -- The worker's claim: the due pending rows, oldest due first.
 create index notifications_due on notifications (state, next_attempt_us);
+
+-- GET /notifications?state=…, newest first: the few dead rows among many sent ones, read through
+-- the index instead of walking every id.
+create index notifications_by_state on notifications (state, id);

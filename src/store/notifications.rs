@@ -75,14 +75,29 @@ impl Store {
         filter: &NotificationFilter,
     ) -> Result<Vec<NotificationRow>, sqlx::Error> {
         on_pool!(self, read, pool => {
-            let mut query = QueryBuilder::new(SELECT_PAGE);
-            query.push_bind(filter.before_id.unwrap_or(i64::MAX));
-            if let Some(state) = &filter.state {
-                query.push(" and n.state = ").push_bind(state.as_str());
-            }
-            query.push(" order by n.id desc limit ").push_bind(i64::from(filter.limit) + 1);
-            query.build_query_as().fetch_all(pool).await
+            page_query("", filter).build_query_as().fetch_all(pool).await
         })
+    }
+
+    /// The database's plan for `list_notifications(filter)`, one line per step (for tests).
+    pub async fn list_notifications_plan(
+        &self,
+        filter: &NotificationFilter,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        match self {
+            Self::Sqlite { reader, .. } => {
+                let mut query = page_query("explain query plan ", filter);
+                let steps: Vec<(i64, i64, i64, String)> =
+                    query.build_query_as().fetch_all(reader).await?;
+                Ok(steps.into_iter().map(|step| step.3).collect())
+            }
+            Self::Postgres(pool) => {
+                page_query("explain ", filter)
+                    .build_query_scalar()
+                    .fetch_all(pool)
+                    .await
+            }
+        }
     }
 
     /// The notification with this id, if any.
@@ -103,4 +118,22 @@ impl Store {
             dead: count("dead"),
         })
     }
+}
+
+/// The page query of `filter`, after `prefix` (empty, or an `explain`).
+fn page_query<'a, DB>(prefix: &str, filter: &'a NotificationFilter) -> QueryBuilder<'a, DB>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+{
+    let mut query = QueryBuilder::new(format!("{prefix}{SELECT_PAGE}"));
+    query.push_bind(filter.before_id.unwrap_or(i64::MAX));
+    if let Some(state) = &filter.state {
+        query.push(" and n.state = ").push_bind(state.as_str());
+    }
+    query
+        .push(" order by n.id desc limit ")
+        .push_bind(i64::from(filter.limit) + 1);
+    query
 }

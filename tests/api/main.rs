@@ -62,6 +62,7 @@ mod load_smoke;
 mod logs;
 mod multi_receiver;
 mod notify_crash;
+mod notify_listing;
 mod notify_outbox;
 mod notify_receivers;
 mod notify_retries;
