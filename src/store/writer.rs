@@ -163,14 +163,28 @@ async fn run_writer(
             known_types.extend(events.iter().map(|(e, _)| e.event_type.as_bytes().to_vec()));
             if outcomes.contains(&InsertOutcome::Stored) {
                 commits.send_modify(|count| *count = count.wrapping_add(1));
-                // A spurious wake-up (no rule matched) costs the worker one empty claim.
-                if !outbox.rules.is_empty() {
+                if recorded_notifications(&events, outcomes, &outbox) {
                     outbox.wake.notify_one();
                 }
             }
         }
         answer_all(&mut batch, result);
     }
+}
+
+/// Whether the batch just committed recorded a notification: a newly stored event that a rule
+/// matches. Only then is the worker woken; a claim that finds nothing would still take the
+/// writer connection (on SQLite the only one) between two batches.
+fn recorded_notifications(
+    events: &[(&NewEvent, i64)],
+    outcomes: &[InsertOutcome],
+    outbox: &Outbox,
+) -> bool {
+    !outbox.rules.is_empty()
+        && events.iter().zip(outcomes).any(|((event, _), outcome)| {
+            *outcome == InsertOutcome::Stored
+                && outbox.rules.matching(&event.event_type).next().is_some()
+        })
 }
 
 /// Waits for one request, then takes whatever else is already queued, up to `max`. Requests
