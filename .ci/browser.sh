@@ -33,13 +33,7 @@ fi
 cargo build --locked --all-features --all-targets
 binary="$PWD/target/debug/dash-events"
 
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  stop_server "$server_pid"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+make_work_dir
 
 export WEBHOOK_SECRET="browser-secret-$RANDOM$RANDOM"
 export API_TOKEN="browser-token-$RANDOM$RANDOM"

@@ -12,13 +12,7 @@ source .ci/lib/serve.sh
 # Built first, so that the 60 s wait for the port below is not spent compiling.
 cargo build --release --locked
 
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  stop_server "$server_pid"
-  rm -rf "$work"
-}
-trap cleanup EXIT
+make_work_dir
 
 WEBHOOK_SECRET=dev-secret LISTEN_ADDR=127.0.0.1:0 DATABASE_URL="sqlite:$work/dash-events.db" \
   cargo run --release --locked -- serve >"$work/serve.log" 2>&1 &

@@ -34,3 +34,11 @@ stop_server() {
     kill -KILL "$pid" 2>/dev/null || true
   fi
 }
+
+# Sets $work to a new temporary directory and $server_pid to none yet; on exit, stops the server
+# whose PID the caller then puts in $server_pid and removes $work.
+make_work_dir() {
+  work="$(mktemp -d)"
+  server_pid=""
+  trap 'stop_server "$server_pid"; rm -rf "$work"' EXIT
+}
