@@ -33,6 +33,12 @@ pub struct Args {
     /// Share of deliveries that resend an id sent earlier (Dash's retries), 0 to 0.9.
     #[arg(long, default_value_t = 0.0)]
     duplicate_share: f64,
+    /// When the events say they happened: at sending (live) or over the past month (backfill).
+    #[arg(long, value_enum, default_value_t = events::Shape::Backfill)]
+    timestamps: events::Shape,
+    /// Also report throughput and latency per window of this many seconds.
+    #[arg(long, default_value_t = 10)]
+    window_secs: u64,
     /// The receiver's `/stats`, to check stored == acknowledged-as-new afterwards.
     #[arg(long)]
     stats_url: Option<String>,
@@ -48,7 +54,12 @@ fn main() -> anyhow::Result<()> {
         (0.0..=0.9).contains(&args.duplicate_share),
         "--duplicate-share must be 0 to 0.9"
     );
-    let plan = events::Plan::build(args.events, args.duplicate_share, &args.secret);
+    let plan = events::Plan::build(
+        args.events,
+        args.duplicate_share,
+        &args.secret,
+        args.timestamps,
+    );
     // One thread: under `taskset` the generator then uses exactly the core it is given.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -56,13 +67,13 @@ fn main() -> anyhow::Result<()> {
     let limits = sender::Limits {
         connections: args.connections.max(1),
         duration: Duration::from_secs(args.duration_secs),
+        window: Duration::from_secs(args.window_secs.max(1)),
     };
+    let stored = |url: &String| runtime.block_on(report::stored_events(url));
+    let stored_before = args.stats_url.as_ref().map(stored).transpose()?;
     let outcome = runtime.block_on(sender::run(&target, &plan, limits));
-    let stored = match &args.stats_url {
-        Some(url) => Some(runtime.block_on(report::stored_events(url))?),
-        None => None,
-    };
-    let report = report::Report::new(&args, &outcome, stored);
+    let stored_after = args.stats_url.as_ref().map(stored).transpose()?;
+    let report = report::Report::new(&args, &outcome, stored_before.zip(stored_after));
     let text = serde_json::to_string_pretty(&report)?;
     println!("{text}");
     if let Some(path) = &args.json {

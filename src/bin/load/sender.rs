@@ -13,6 +13,11 @@ use hyper_util::rt::TokioIo;
 
 use crate::events::{Delivery, Plan};
 
+/// Latencies recorded with three significant digits, in microseconds.
+fn histogram() -> Histogram<u64> {
+    Histogram::new(3).expect("valid precision")
+}
+
 /// Longest wait for one answer; a receiver that stops answering must not hang the run.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Pause after a failed connection attempt, so a closed port is not hammered.
@@ -52,6 +57,16 @@ pub struct Limits {
     pub connections: usize,
     /// Longest sending time.
     pub duration: Duration,
+    /// Length of the windows the run is also reported in.
+    pub window: Duration,
+}
+
+/// What one window of the run saw: its 2xx answers and their latencies.
+pub struct Window {
+    /// 2xx answers received in the window.
+    pub ok: u64,
+    /// Their latency, in microseconds.
+    pub latency_us: Histogram<u64>,
 }
 
 /// What the connections saw.
@@ -74,6 +89,8 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// Latency of answered requests, in microseconds.
     pub latency_us: Histogram<u64>,
+    /// The run cut in windows of `Limits::window`, by the time each answer arrived.
+    pub windows: Vec<Window>,
 }
 
 impl Outcome {
@@ -87,8 +104,26 @@ impl Outcome {
             new_acknowledged: 0,
             duplicates_acknowledged: 0,
             elapsed: Duration::ZERO,
-            latency_us: Histogram::new(3).expect("valid precision"),
+            latency_us: histogram(),
+            windows: Vec::new(),
         }
+    }
+
+    fn record_ok(&mut self, latency_us: u64, window: usize) {
+        self.latency_us
+            .record(latency_us)
+            .expect("auto-resizing histogram");
+        while self.windows.len() <= window {
+            self.windows.push(Window {
+                ok: 0,
+                latency_us: histogram(),
+            });
+        }
+        let slot = &mut self.windows[window];
+        slot.ok += 1;
+        slot.latency_us
+            .record(latency_us)
+            .expect("auto-resizing histogram");
     }
 
     fn merge(&mut self, other: Self) {
@@ -102,6 +137,17 @@ impl Outcome {
         self.latency_us
             .add(other.latency_us)
             .expect("same precision");
+        for (index, window) in other.windows.into_iter().enumerate() {
+            if index < self.windows.len() {
+                let mine = &mut self.windows[index];
+                mine.ok += window.ok;
+                mine.latency_us
+                    .add(window.latency_us)
+                    .expect("same precision");
+            } else {
+                self.windows.push(window);
+            }
+        }
     }
 }
 
@@ -110,7 +156,12 @@ pub async fn run(target: &Target, plan: &Plan, limits: Limits) -> Outcome {
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     let deadline = started + limits.duration;
-    let connections = (0..limits.connections).map(|_| connection(target, plan, &next, deadline));
+    let clock = Clock {
+        started,
+        deadline,
+        window: limits.window,
+    };
+    let connections = (0..limits.connections).map(|_| connection(target, plan, &next, clock));
     let mut total = Outcome::empty();
     for outcome in futures_util::future::join_all(connections).await {
         total.merge(outcome);
@@ -119,15 +170,25 @@ pub async fn run(target: &Target, plan: &Plan, limits: Limits) -> Outcome {
     total
 }
 
-async fn connection(
-    target: &Target,
-    plan: &Plan,
-    next: &AtomicUsize,
+/// The run's start, end and reporting windows.
+#[derive(Clone, Copy)]
+struct Clock {
+    started: Instant,
     deadline: Instant,
-) -> Outcome {
+    window: Duration,
+}
+
+impl Clock {
+    fn window_of(&self, at: Instant) -> usize {
+        let window = self.window.as_micros().max(1);
+        (at.duration_since(self.started).as_micros() / window) as usize
+    }
+}
+
+async fn connection(target: &Target, plan: &Plan, next: &AtomicUsize, clock: Clock) -> Outcome {
     let mut seen = Outcome::empty();
     let mut sender = None;
-    while Instant::now() < deadline {
+    while Instant::now() < clock.deadline {
         if sender.is_none() {
             sender = connect(target).await;
         }
@@ -138,18 +199,19 @@ async fn connection(
             continue;
         };
         let index = next.fetch_add(1, Ordering::Relaxed);
-        let Some(delivery) = plan.deliveries.get(index) else {
+        let Some(delivery) = plan.get(index) else {
             break;
         };
+        let (body, signature) = plan.signed(index);
         seen.sent += 1;
         let sent_at = Instant::now();
-        match tokio::time::timeout(REQUEST_TIMEOUT, send(open, target, delivery)).await {
-            Ok(Ok((status, body))) => {
-                let micros = sent_at.elapsed().as_micros() as u64;
-                seen.latency_us
-                    .record(micros.max(1))
-                    .expect("auto-resizing histogram");
-                count_answer(&mut seen, status, &body, delivery);
+        match tokio::time::timeout(REQUEST_TIMEOUT, send(open, target, body, signature)).await {
+            Ok(Ok((status, answer))) => {
+                let now = Instant::now();
+                let micros = now.duration_since(sent_at).as_micros() as u64;
+                if count_answer(&mut seen, status, &answer, delivery) {
+                    seen.record_ok(micros.max(1), clock.window_of(now));
+                }
             }
             Ok(Err(_)) | Err(_) => {
                 seen.errors += 1;
@@ -160,10 +222,11 @@ async fn connection(
     seen
 }
 
-fn count_answer(seen: &mut Outcome, status: u16, body: &[u8], delivery: &Delivery) {
+/// Counts an answer; true when it was a 2xx.
+fn count_answer(seen: &mut Outcome, status: u16, body: &[u8], delivery: &Delivery) -> bool {
     if !(200..300).contains(&status) {
         seen.non_2xx += 1;
-        return;
+        return false;
     }
     seen.ok += 1;
     let says = |needle: &[u8]| body.windows(needle.len()).any(|w| w == needle);
@@ -179,6 +242,7 @@ fn count_answer(seen: &mut Outcome, status: u16, body: &[u8], delivery: &Deliver
     } else {
         seen.new_acknowledged += 1;
     }
+    true
 }
 
 type Sender = http1::SendRequest<Full<Bytes>>;
@@ -194,14 +258,15 @@ async fn connect(target: &Target) -> Option<Sender> {
 async fn send(
     sender: &mut Sender,
     target: &Target,
-    delivery: &Delivery,
+    body: &Bytes,
+    signature: &str,
 ) -> anyhow::Result<(u16, Bytes)> {
     sender.ready().await?;
     let request = hyper::Request::post(target.path.as_str())
         .header("host", target.authority.as_str())
         .header("content-type", "application/json")
-        .header("x-dash-signature", delivery.signature.as_str())
-        .body(Full::new(delivery.body.clone()))?;
+        .header("x-dash-signature", signature)
+        .body(Full::new(body.clone()))?;
     let response = sender.send_request(request).await?;
     let status = response.status().as_u16();
     let body = response.into_body().collect().await?.to_bytes();
