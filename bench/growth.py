@@ -250,12 +250,12 @@ def delta(after: dict, before: dict) -> dict:
 # One sustained run
 
 
-def sustained_run(subject: Subject, port: int, proc, shape: str, args) -> dict:
+def sustained_run(subject: Subject, port: int, proc, shape: str, args, secs: int) -> dict:
     out_json = subject.tmp / "load.json"
     argv = ["taskset", "-c", bench.LOAD_CPU, str(bench.LOAD_BIN),
             "--url", f"http://127.0.0.1:{port}/webhooks/dash", "--secret", subject.secret,
             "--connections", "64", "--events", str(args.max_events),
-            "--duration-secs", str(args.run_secs), "--duplicate-share", "0.05",
+            "--duration-secs", str(secs), "--duplicate-share", "0.05",
             "--timestamps", shape, "--window-secs", "10",
             "--stats-url", f"http://127.0.0.1:{port}/stats", "--json", str(out_json)]
     before, server_before = proc_counters(proc.pid), subject.server_counters()
@@ -263,7 +263,7 @@ def sustained_run(subject: Subject, port: int, proc, shape: str, args) -> dict:
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        _, err = load.communicate(timeout=args.run_secs + 300)
+        _, err = load.communicate(timeout=secs + 300)
     except subprocess.TimeoutExpired:
         bench.stop_process(load)
         raise bench.BenchError("load generator overran its time; stopped it") from None
@@ -396,9 +396,14 @@ def measure_subject(cls, args) -> dict:
     record = {"receiver": cls.name, "key": cls.key, "sizes": []}
     with contextlib.ExitStack() as cleanup:
         tmp = Path(tempfile.mkdtemp(prefix=f"growth-{cls.key}-", dir=args.tmpdir))
-        cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
         subject = cls(tmp, secrets.token_hex(16))
-        cleanup.callback(subject.drop)
+        if args.keep:
+            record["kept"] = getattr(subject, "url", str(tmp))
+        else:
+            cleanup.callback(shutil.rmtree, tmp, ignore_errors=True)
+            cleanup.callback(subject.drop)
+        if args.burst_secs:
+            record["burst"] = burst(subject, tmp, args)
         for index, size in enumerate(args.sizes):
             largest = index == len(args.sizes) - 1
             print(f"{cls.name}: growing to {size:,} events ...", flush=True)
@@ -410,7 +415,7 @@ def measure_subject(cls, args) -> dict:
                 shapes = ["live", "backfill"] if largest and not args.live_only else ["live"]
                 for shape in shapes:
                     print(f"  {shape} run, {args.run_secs} s ...", flush=True)
-                    result = sustained_run(subject, port, proc, shape, args)
+                    result = sustained_run(subject, port, proc, shape, args, args.run_secs)
                     print(f"    {result['events_per_s']:,.0f} events/s, p99 "
                           f"{result['p99_ms']:.1f} ms, "
                           f"{result['written_kib_per_event']} KiB written/event, "
@@ -427,6 +432,20 @@ def measure_subject(cls, args) -> dict:
                 print(f"  prune of a month: {step['prune_month']['seconds']} s", flush=True)
             record["sizes"].append(step)
     return record
+
+
+def burst(subject: Subject, tmp: Path, args) -> dict:
+    """A short live run into the empty log: the rate the sustained runs are compared with."""
+    print(f"{subject.name}: {args.burst_secs} s burst into an empty log ...", flush=True)
+    proc, port, ready_s = ready_time(subject, tmp / "receiver-burst.log")
+    try:
+        result = sustained_run(subject, port, proc, "live", args, args.burst_secs)
+    finally:
+        bench.stop_process(proc)
+    result["ready_s"] = ready_s
+    print(f"    {result['events_per_s']:,.0f} events/s, p99 {result['p99_ms']:.1f} ms, "
+          f"{result['written_kib_per_event']} KiB written/event", flush=True)
+    return result
 
 
 def plot(records: list[dict], path: Path) -> None:
@@ -477,16 +496,11 @@ def markdown(records: list[dict], args) -> str:
              "bytes on disk/event | stored = acked |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for record in records:
-        for step in record["sizes"]:
-            for r in step["runs"]:
-                low = min((w["events_per_s"] for w in r["windows"][:-1]), default=0)
-                lines.append(
-                    f"| {record['receiver']} | {r['stored_before']:,} | {r['shape']} | "
-                    f"{r['events_per_s']:,.0f} | {low:,.0f} | {r['p50_ms']:.1f} | "
-                    f"{r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['cpu_us_per_delivery']} | "
-                    f"{r['written_kib_per_event']} | {r.get('wal_kib_per_event', '')} | "
-                    f"{r.get('server_cpu_us_per_delivery', '')} | "
-                    f"{r['disk_bytes_per_event']:,} | {r['stored_matches']} |")
+        runs = [(r["stored_before"], r) for step in record["sizes"] for r in step["runs"]]
+        if "burst" in record:
+            runs.insert(0, (0, dict(record["burst"], shape="live, burst")))
+        for _, r in runs:
+            lines.append(run_row(record["receiver"], r))
     for record in records:
         for step in record["sizes"]:
             if "queries" not in step:
@@ -506,6 +520,38 @@ def markdown(records: list[dict], args) -> str:
     return "\n".join(lines) + "\n"
 
 
+def queries_only(args) -> int:
+    """The read API and the prune timed against a log kept by an earlier `--keep` run."""
+    tmp = Path(tempfile.mkdtemp(prefix="growth-queries-", dir=args.tmpdir))
+    subject = Subject(tmp, secrets.token_hex(16))
+    subject.url = args.queries_on
+    subject.key = "dash"
+    subject.launch = lambda port: dash_launch(args.queries_on, port, subject.secret, tmp)
+    proc, port, ready_s = ready_time(subject, tmp / "receiver.log")
+    try:
+        result = {"database": args.queries_on, "ready_s": ready_s,
+                  "queries": query_timings(port, args.query_repeats)}
+    finally:
+        bench.stop_process(proc)
+    result["prune_month"] = prune_month(subject)
+    shutil.rmtree(tmp, ignore_errors=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.out}-queries.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def run_row(receiver: str, r: dict) -> str:
+    # The last window is cut short by the end of the run; the slowest full one shows the dips.
+    low = min((w["events_per_s"] for w in r["windows"][:-1]), default=r["events_per_s"])
+    return (f"| {receiver} | {r['stored_before']:,} | {r['shape']} | "
+            f"{r['events_per_s']:,.0f} | {low:,.0f} | {r['p50_ms']:.1f} | "
+            f"{r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['cpu_us_per_delivery']} | "
+            f"{r['written_kib_per_event']} | {r.get('wal_kib_per_event', '')} | "
+            f"{r.get('server_cpu_us_per_delivery', '')} | "
+            f"{r['disk_bytes_per_event']:,} | {r['stored_matches']} |")
+
+
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--receivers", default="dash-sqlite,dash-postgres,express-sqlite")
@@ -515,11 +561,17 @@ def parse_args():
     p.add_argument("--max-events", type=int, default=4_000_000,
                    help="deliveries one run may send at most")
     p.add_argument("--live-only", action="store_true", help="no backfill run at the largest size")
+    p.add_argument("--burst-secs", type=int, default=10,
+                   help="first a live run of this many seconds into the empty log (0: none)")
     p.add_argument("--no-queries", action="store_true")
     p.add_argument("--query-repeats", type=int, default=200)
     p.add_argument("--tmpdir", help="a directory on a real disk with room for the logs")
     p.add_argument("--out", default="growth", help="name of the result files in bench/results")
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--keep", action="store_true",
+                   help="keep the grown databases (their URLs are in the JSON) for --queries-on")
+    p.add_argument("--queries-on", metavar="DATABASE_URL",
+                   help="only time the queries and the prune against this kept dash-events log")
     return p.parse_args()
 
 
@@ -529,6 +581,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, bench.terminate_on_signal)
     if not args.no_build:
         subprocess.run(["cargo", "build", "--release", "--bins"], cwd=bench.ROOT, check=True)
+    if args.queries_on:
+        return queries_only(args)
     keys = args.receivers.split(",")
     if "express-sqlite" in keys and bench.ensure_node_modules():
         keys.remove("express-sqlite")

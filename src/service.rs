@@ -13,6 +13,9 @@ use crate::notify::{Outbox, Worker};
 use crate::retention;
 use crate::store::{BatchWriter, Store};
 
+/// How often PostgreSQL's planner statistics are checked (see `store::planner`).
+const STATISTICS_INTERVAL: Duration = Duration::from_secs(60);
+
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -33,6 +36,10 @@ pub async fn serve(
     let pruning = config
         .retention
         .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
+    let statistics = tokio::spawn(crate::store::refresh_statistics_periodically(
+        store.clone(),
+        STATISTICS_INTERVAL,
+    ));
     let metrics = Metrics::new();
     let notifying = spawn_worker(&config, &store, &metrics, &outbox, &draining_rx)?;
     let send_timeout = config.notify.timeout;
@@ -77,6 +84,8 @@ pub async fn serve(
         pruning.abort();
         let _ = pruning.await;
     }
+    statistics.abort();
+    let _ = statistics.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -6,7 +6,10 @@ use super::{Store, on_pool};
 use crate::query::ListParams;
 
 const SELECT_EVENT: &str = "select id, ts_us, received_us, body from events where id = $1";
-const SELECT_EVENTS: &str = "select id, ts_us, received_us, body from events where type = ";
+const SELECT_EVENTS: &str = "select id, ts_us, received_us, body from events";
+const SELECT_KEYS: &str = "select ts_us, id from events";
+const SELECT_PAGE_BY_KEYS: &str = "select id, ts_us, received_us, body from events \
+    where id in (select id from (";
 const SELECT_TYPES: &str = "select type from event_types";
 
 /// What storing a delivery did.
@@ -104,8 +107,10 @@ impl Store {
 }
 
 /// A page over `types`: one index range per type, each already in page order and cut at the
-/// page size, merged by an outer sort of at most `types × (limit + 1)` rows. (A single
-/// `type in (…)` range would make the database sort every matching event.)
+/// page size, merged by an outer sort of at most `types × (limit + 1)` keys. (A single
+/// `type in (…)` range would make the database sort every matching event.) The ranges read only
+/// the covering index; the bodies are then fetched for the page's rows alone, not for every
+/// type's candidates (with a dozen types that was twelve bodies read per body answered).
 fn push_page_query<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
     types: &'a [Vec<u8>],
@@ -118,21 +123,24 @@ fn push_page_query<'a, DB>(
 {
     let page = i64::from(params.limit) + 1;
     if let [event_type] = types {
+        query.push(SELECT_EVENTS);
         push_type_range(query, event_type, params);
         return;
     }
+    query.push(SELECT_PAGE_BY_KEYS);
     for (n, event_type) in types.iter().enumerate() {
         if n > 0 {
             query.push(" union all ");
         }
-        query.push("select * from (");
+        query.push("select * from (").push(SELECT_KEYS);
         push_type_range(query, event_type, params);
         // A generated alias, not input: derived tables must be named in PostgreSQL.
         query.push(format_args!(") as t{n}"));
     }
     query
         .push(" order by ts_us desc, id desc limit ")
-        .push_bind(page);
+        .push_bind(page)
+        .push(") as page) order by ts_us desc, id desc");
 }
 
 /// The events of one type in the window, after the cursor, newest first, one page and one.
@@ -146,7 +154,7 @@ fn push_type_range<'a, DB>(
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
 {
-    query.push(SELECT_EVENTS).push_bind(event_type);
+    query.push(" where type = ").push_bind(event_type);
     query
         .push(" and ts_us >= ")
         .push_bind(params.range.since_us);

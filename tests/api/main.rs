@@ -71,6 +71,7 @@ mod notify_timing;
 mod operations;
 mod outages;
 mod pagination;
+mod planner_statistics;
 mod read_path;
 mod receiver_killed;
 mod rejections;
