@@ -1,15 +1,15 @@
 //! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
-//! stored, then for the events it did insert their new types, an upsert of their daily totals
-//! and their notifications (one per matching rule, see `outbox`), and one commit (one fsync).
-//! Rows are inserted in id order and totals in (type, day) order, so two receivers writing
-//! overlapping batches take their locks in the same order. The stored hashes of the skipped ids
+//! stored, then for the events it did insert their new types, an upsert of their daily and
+//! hourly totals and their notifications (one per matching rule, see `outbox`), and one commit
+//! (one fsync). Rows are inserted in id order and totals in (type, day) then (type, hour) order,
+//! so two receivers writing overlapping batches take their locks in the same order. The stored hashes of the skipped ids
 //! decide duplicate or conflict.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
-use super::{InsertOutcome, Store, on_pool, outbox, rollup};
+use super::{InsertOutcome, Store, hours, on_pool, outbox, rollup};
 use crate::event::NewEvent;
 use crate::notify::Rules;
 
@@ -33,9 +33,9 @@ type Written = (Vec<String>, Vec<(String, Vec<u8>)>);
 
 impl Store {
     /// Stores each `(event, received_us)` whose id is free, records the types not in
-    /// `known_types`, adds the new events to the daily totals (in row `shard` of their day) and
-    /// records their notifications under `rules`, in one transaction; returns the outcome of
-    /// each event, in order.
+    /// `known_types`, adds the new events to the daily and hourly totals (in row `shard` of
+    /// their day and hour) and records their notifications under `rules`, in one transaction;
+    /// returns the outcome of each event, in order.
     pub async fn insert_batch(
         &self,
         events: &[(&NewEvent, i64)],
@@ -126,7 +126,8 @@ where
     select
 }
 
-/// The statements that keep `event_types` and `event_stats` in step with `new_events`.
+/// The statements that keep `event_types`, `event_stats` and `event_hours` in step with
+/// `new_events`.
 fn side_tables<'a, DB>(
     new_events: &[&'a NewEvent],
     shard: i32,
@@ -167,6 +168,8 @@ where
         });
         upsert.push(UPSERT_STATS_CONFLICT);
         queries.push(upsert);
+        let by_hour = hours::inserted_hours(new_events.iter().copied());
+        queries.push(hours::upsert_hours(by_hour, shard));
     }
     queries
 }

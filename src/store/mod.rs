@@ -4,6 +4,7 @@
 
 mod batch;
 mod events;
+mod hours;
 mod integrity;
 mod notifications;
 mod outbox;

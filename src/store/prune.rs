@@ -1,15 +1,17 @@
 //! Deleting events older than a cutoff, in small transactions so that ingest never waits long:
 //! each takes the oldest `PRUNE_BATCH` events of one type (through the type/time index), deletes
-//! them and their notifications, subtracts them from their days' totals, and drops the totals of
-//! a day left empty — all in the one transaction, so `/stats` always agrees with the events table. On SQLite each batch
-//! borrows the single writer connection for one short transaction and gives it back, so the
-//! group-commit writer takes turns with it.
+//! them and their notifications, subtracts them from their days' and hours' totals, and drops the
+//! totals of a day or hour left empty — all in the one transaction, so `/stats` and
+//! `/stats/timeline` always agree with the events table. On SQLite each batch borrows the single
+//! writer connection for one short transaction and gives it back, so the group-commit writer
+//! takes turns with it.
 
 use std::collections::BTreeMap;
 
-use sqlx::Connection;
+use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::batch::{UPSERT_STATS, UPSERT_STATS_CONFLICT};
+use super::hours::{self, HourTotals, floor_hour};
 use super::rollup::{DAY_US, floor_day};
 use super::writer::is_deadlock;
 use super::{Store, on_pool, outbox};
@@ -115,6 +117,9 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
+                for mut statement in hour_statements(event_type, &removed) {
+                    statement.build().execute(&mut *tx).await?;
+                }
                 tx.commit().await?;
                 Ok(removed.len() as u64)
             }
@@ -144,12 +149,48 @@ fn day_totals(removed: &[Removed]) -> BTreeMap<i64, DayTotals> {
     days
 }
 
+/// The statements that take `removed` (of `event_type`) out of their hours' totals, after the
+/// days' (the order a batch locks them in): subtracted in shard 0, as for the days, then the rows
+/// of an hour left without events dropped.
+fn hour_statements<'a, DB>(event_type: &'a [u8], removed: &[Removed]) -> Vec<QueryBuilder<'a, DB>>
+where
+    DB: Database,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    f64: Encode<'a, DB> + Type<DB>,
+    &'a [u8]: Encode<'a, DB> + Type<DB>,
+{
+    let by_hour = hour_totals(removed);
+    if by_hour.is_empty() {
+        return Vec::new();
+    }
+    let emptied: Vec<i64> = by_hour.keys().copied().collect();
+    let negative = by_hour
+        .into_iter()
+        .map(|(hour_us, totals)| ((event_type, hour_us), (-totals.0, -totals.1)));
+    vec![
+        hours::upsert_hours(negative, 0),
+        hours::drop_empty_hours(event_type, &emptied),
+    ]
+}
+
+/// The deleted events summed per hour, in hour order.
+fn hour_totals(removed: &[Removed]) -> BTreeMap<i64, HourTotals> {
+    let mut by_hour: BTreeMap<i64, HourTotals> = BTreeMap::new();
+    for event in removed {
+        let totals = by_hour.entry(floor_hour(event.ts_us)).or_default();
+        totals.0 += 1;
+        totals.1 += event.cost.unwrap_or(0.0);
+    }
+    by_hour
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn removed_events_are_summed_per_day() {
+    fn removed_events_are_summed_per_day_and_hour() {
         let removed = [
             Removed {
                 id: "x".into(),
@@ -173,5 +214,9 @@ mod tests {
         let days = day_totals(&removed);
         assert_eq!(days[&0], (2, 0.5, 10.0, 1));
         assert_eq!(days[&DAY_US], (1, 1.0, 30.0, 1));
+        let hours = hour_totals(&removed);
+        assert_eq!(hours[&0], (1, 0.5));
+        assert_eq!(hours[&(DAY_US - hours::HOUR_US)], (1, 0.0));
+        assert_eq!(hours[&DAY_US], (1, 1.0));
     }
 }

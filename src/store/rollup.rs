@@ -1,6 +1,7 @@
 //! The daily totals behind `/stats`. A batch adds the events it inserted to their day's row
 //! (in the same transaction); a query sums whole days from those rows and reads only the
-//! partial days at either end of its window from the events themselves.
+//! partial days at either end of its window from the events themselves. The hourly totals
+//! behind `/stats/timeline` (see `hours`) split their windows the same way, by the hour.
 
 use std::collections::BTreeMap;
 
@@ -50,39 +51,41 @@ pub fn buckets<'a>(inserted: impl IntoIterator<Item = &'a NewEvent>) -> Vec<Buck
     by_key.into_values().collect()
 }
 
-/// How a stats window splits: whole days read from the buckets, the rest from the events.
+/// How a window splits: whole units (days or hours) read from the totals, the rest from the
+/// events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Split {
-    /// Whole days `[since, until)`, both on day boundaries; `None` when there is none.
-    pub days: Option<TimeRange>,
+    /// Whole units `[since, until)`, both on unit boundaries; `None` when there is none.
+    pub whole: Option<TimeRange>,
     /// Partial ranges read from the events table.
     pub edges: Vec<TimeRange>,
 }
 
-/// Splits `range` into whole days and the partial days around them.
-pub fn split(range: TimeRange) -> Split {
-    let first_day = ceil_day(range.since_us);
-    let last_day = floor_day(range.until_us);
-    if first_day >= last_day {
+/// Splits `range` into whole units of `unit_us` µs (a day or an hour) and the partial units
+/// around them.
+pub fn split(range: TimeRange, unit_us: i64) -> Split {
+    let first = ceil_to(range.since_us, unit_us);
+    let last = floor_to(range.until_us, unit_us);
+    if first >= last {
         return Split {
-            days: None,
+            whole: None,
             edges: vec![range],
         };
     }
     let edges = [
         TimeRange {
             since_us: range.since_us,
-            until_us: first_day,
+            until_us: first,
         },
         TimeRange {
-            since_us: last_day,
+            since_us: last,
             until_us: range.until_us,
         },
     ];
     Split {
-        days: Some(TimeRange {
-            since_us: first_day,
-            until_us: last_day,
+        whole: Some(TimeRange {
+            since_us: first,
+            until_us: last,
         }),
         edges: edges
             .into_iter()
@@ -93,16 +96,21 @@ pub fn split(range: TimeRange) -> Split {
 
 /// The start of the day holding `micros`.
 pub fn floor_day(micros: i64) -> i64 {
-    // Saturates at i64::MIN, the "no lower bound" of an open window.
-    micros.saturating_sub(micros.rem_euclid(DAY_US))
+    floor_to(micros, DAY_US)
 }
 
-fn ceil_day(micros: i64) -> i64 {
-    let floor = floor_day(micros);
+/// The start of the unit of `unit_us` µs (counted from the epoch) holding `micros`.
+pub fn floor_to(micros: i64, unit_us: i64) -> i64 {
+    // Saturates at i64::MIN, the "no lower bound" of an open window.
+    micros.saturating_sub(micros.rem_euclid(unit_us))
+}
+
+fn ceil_to(micros: i64, unit_us: i64) -> i64 {
+    let floor = floor_to(micros, unit_us);
     if floor == micros {
         micros
     } else {
-        floor.saturating_add(DAY_US)
+        floor.saturating_add(unit_us)
     }
 }
 
@@ -168,9 +176,9 @@ mod tests {
             since_us: DAY_US / 2,
             until_us: 3 * DAY_US + 7,
         };
-        let result = split(range);
+        let result = split(range, DAY_US);
         assert_eq!(
-            result.days,
+            result.whole,
             Some(TimeRange {
                 since_us: DAY_US,
                 until_us: 3 * DAY_US
@@ -193,13 +201,16 @@ mod tests {
 
     #[test]
     fn aligned_and_unbounded_windows_have_no_empty_edges() {
-        let aligned = split(TimeRange {
-            since_us: DAY_US,
-            until_us: 2 * DAY_US,
-        });
+        let aligned = split(
+            TimeRange {
+                since_us: DAY_US,
+                until_us: 2 * DAY_US,
+            },
+            DAY_US,
+        );
         assert!(aligned.edges.is_empty());
-        let all = split(TimeRange::ALL);
-        assert!(all.days.is_some());
+        let all = split(TimeRange::ALL, DAY_US);
+        assert!(all.whole.is_some());
         for edge in all.edges {
             assert!(edge.since_us < edge.until_us);
         }
@@ -212,9 +223,9 @@ mod tests {
             until_us: 20,
         };
         assert_eq!(
-            split(range),
+            split(range, DAY_US),
             Split {
-                days: None,
+                whole: None,
                 edges: vec![range]
             }
         );

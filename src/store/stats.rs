@@ -70,9 +70,9 @@ impl Stats {
 impl Store {
     /// Statistics over events whose timestamp falls in `range`.
     pub async fn stats(&self, range: TimeRange) -> Result<Stats, sqlx::Error> {
-        let split = rollup::split(range);
+        let split = rollup::split(range, rollup::DAY_US);
         let mut rows = Vec::new();
-        if let Some(days) = split.days {
+        if let Some(days) = split.whole {
             rows.extend(self.daily_totals(days).await?);
         }
         if !split.edges.is_empty() {

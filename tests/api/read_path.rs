@@ -12,9 +12,9 @@ use dash_events::store::{Durability, Store};
 
 use crate::backend::{Backend, TestDb};
 
-const EVENTS: i64 = 1_000_000;
-const MONTH_US: i64 = 30 * 24 * 3_600_000_000;
-const START_US: i64 = 1_790_000_000_000_000;
+pub(crate) const EVENTS: i64 = 1_000_000;
+pub(crate) const MONTH_US: i64 = 30 * 24 * 3_600_000_000;
+pub(crate) const START_US: i64 = 1_790_000_000_000_000;
 
 const FILL_SQLITE: &str = "with recursive n(i) as (select 0 union all select i + 1 from n where i < $1 - 1) \
     insert into events (id, type, ts_us, received_us, content_hash, cost, duration_ms, body) \
@@ -30,6 +30,10 @@ const FILL_STATS: &str = "insert into event_stats (type, day_us, shard, events, 
     select type, ts_us - ((ts_us % 86400000000) + 86400000000) % 86400000000, 0, count(*), \
            coalesce(sum(cost), 0), coalesce(sum(duration_ms), 0), count(duration_ms) \
     from events group by type, ts_us - ((ts_us % 86400000000) + 86400000000) % 86400000000";
+const FILL_HOURS: &str = "insert into event_hours (type, hour_us, shard, events, cost_sum) \
+    select type, ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000, 0, count(*), \
+           coalesce(sum(cost), 0) \
+    from events group by type, ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000";
 
 both_backends!(pages_of_a_million_events_are_read_through_an_index);
 
@@ -115,12 +119,12 @@ async fn pages_of_a_million_events_are_read_through_an_index(db: TestDb) {
     store.close().await;
 }
 
-async fn fill(db: &TestDb) {
+pub(crate) async fn fill(db: &TestDb) {
     let started = Instant::now();
     match db.backend() {
         Backend::Sqlite => {
             let mut conn = db.sqlite().await;
-            for sql in [FILL_SQLITE, FILL_TYPES, FILL_STATS] {
+            for sql in [FILL_SQLITE, FILL_TYPES, FILL_STATS, FILL_HOURS] {
                 sqlx::query(sql)
                     .bind(EVENTS)
                     .bind(START_US)
@@ -139,7 +143,7 @@ async fn fill(db: &TestDb) {
                 .execute(&mut conn)
                 .await
                 .expect("fill");
-            for sql in [FILL_TYPES, FILL_STATS, "analyze"] {
+            for sql in [FILL_TYPES, FILL_STATS, FILL_HOURS, "analyze"] {
                 sqlx::query(sql).execute(&mut conn).await.expect(sql);
             }
         }
