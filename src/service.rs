@@ -13,8 +13,8 @@ use crate::notify::{Outbox, Worker};
 use crate::retention;
 use crate::store::{BatchWriter, Store};
 
-/// How often PostgreSQL's planner statistics are checked (see `store::planner`).
-const STATISTICS_INTERVAL: Duration = Duration::from_secs(60);
+/// How often a PostgreSQL log's upkeep runs (see `store::planner`).
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,9 +36,9 @@ pub async fn serve(
     let pruning = config
         .retention
         .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
-    let statistics = tokio::spawn(crate::store::refresh_statistics_periodically(
+    let upkeep = tokio::spawn(crate::store::maintain_periodically(
         store.clone(),
-        STATISTICS_INTERVAL,
+        UPKEEP_INTERVAL,
     ));
     let metrics = Metrics::new();
     let notifying = spawn_worker(&config, &store, &metrics, &outbox, &draining_rx)?;
@@ -84,8 +84,8 @@ pub async fn serve(
         pruning.abort();
         let _ = pruning.await;
     }
-    statistics.abort();
-    let _ = statistics.await;
+    upkeep.abort();
+    let _ = upkeep.await;
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -29,7 +29,7 @@ pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
 pub use notifications::{NotificationFilter, NotificationRow, OutboxCounts};
 pub use outbox::{AttemptResult, ClaimedNotification, Revival};
-pub use planner::refresh_periodically as refresh_statistics_periodically;
+pub use planner::maintain_periodically;
 pub use prune::PRUNE_BATCH;
 pub use rollup::DAY_US;
 pub use sqlite::Durability;

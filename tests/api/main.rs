@@ -58,6 +58,7 @@ mod event_lookup;
 mod events_query;
 mod export;
 mod export_memory;
+mod hour_shards;
 mod load_smoke;
 mod logs;
 mod multi_receiver;
