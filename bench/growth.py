@@ -28,6 +28,7 @@ import datetime as dt
 import json
 import os
 import random
+import resource
 import secrets
 import shutil
 import signal
@@ -259,6 +260,8 @@ def sustained_run(subject: Subject, port: int, proc, shape: str, args, secs: int
             "--timestamps", shape, "--window-secs", "10",
             "--stats-url", f"http://127.0.0.1:{port}/stats", "--json", str(out_json)]
     before, server_before = proc_counters(proc.pid), subject.server_counters()
+    busy_before, wall_before = machine_busy_ticks(), time.monotonic()
+    children_before = children_cpu_ticks()
     load = subprocess.Popen(argv, cwd=bench.ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
                             start_new_session=True)
@@ -270,6 +273,7 @@ def sustained_run(subject: Subject, port: int, proc, shape: str, args, secs: int
     if load.returncode != 0:
         raise bench.BenchError(f"load generator exited with {load.returncode}: {err[-1500:]}")
     after, server_after = proc_counters(proc.pid), subject.server_counters()
+    busy, wall = machine_busy_ticks() - busy_before, time.monotonic() - wall_before
     result = json.loads(out_json.read_text())
     used, server = delta(after, before), delta(server_after, server_before)
     deliveries = max(1, result["ok"])
@@ -289,7 +293,21 @@ def sustained_run(subject: Subject, port: int, proc, shape: str, args, secs: int
                 server["server_write_bytes"] / 1024 / stored_new, 2),
         })
     result["disk_bytes_per_event"] = round(subject.disk_bytes() / max(1, result["stored"]))
+    # CPU that neither the receiver, its database server nor the load generator used: other
+    # work on the machine during the run, which takes time from them (the report shows it).
+    load_ticks = children_cpu_ticks() - children_before
+    others = busy - used["cpu_ticks"] - server.get("server_cpu_ticks", 0) - load_ticks
+    result["other_cpu_share"] = round(max(0.0, others / CLK_TCK / wall / os.cpu_count()), 3)
     return result
+
+
+def machine_busy_ticks() -> int:
+    return sum(busy for busy, _ in bench.cpu_ticks().values())
+
+
+def children_cpu_ticks() -> int:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return int((usage.ru_utime + usage.ru_stime) * CLK_TCK)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,7 +434,8 @@ def measure_subject(cls, args) -> dict:
                 for shape in shapes:
                     print(f"  {shape} run, {args.run_secs} s ...", flush=True)
                     result = sustained_run(subject, port, proc, shape, args, args.run_secs)
-                    print(f"    {result['events_per_s']:,.0f} events/s, p99 "
+                    print(f"    other CPU {result['other_cpu_share']:.0%}; "
+                          f"{result['events_per_s']:,.0f} events/s, p99 "
                           f"{result['p99_ms']:.1f} ms, "
                           f"{result['written_kib_per_event']} KiB written/event, "
                           f"{result['cpu_us_per_delivery']} us CPU/delivery, "
@@ -493,8 +512,8 @@ def markdown(records: list[dict], args) -> str:
              f"runs of {args.run_secs} s, 64 connections, 5 % resends.", "",
              "| receiver | log at start | shape | events/s | min window | p50 | p99 | p99.9 | "
              "CPU µs/delivery | KiB written/event | PG WAL KiB/event | PG CPU µs | "
-             "bytes on disk/event | stored = acked |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "bytes on disk/event | stored = acked | other CPU |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for record in records:
         runs = [(r["stored_before"], r) for step in record["sizes"] for r in step["runs"]]
         if "burst" in record:
@@ -549,7 +568,8 @@ def run_row(receiver: str, r: dict) -> str:
             f"{r['p99_ms']:.1f} | {r['p999_ms']:.1f} | {r['cpu_us_per_delivery']} | "
             f"{r['written_kib_per_event']} | {r.get('wal_kib_per_event', '')} | "
             f"{r.get('server_cpu_us_per_delivery', '')} | "
-            f"{r['disk_bytes_per_event']:,} | {r['stored_matches']} |")
+            f"{r['disk_bytes_per_event']:,} | {r['stored_matches']} | "
+            f"{r.get('other_cpu_share', 0):.0%} |")
 
 
 def parse_args():

@@ -12,8 +12,11 @@ use futures_util::{Stream, StreamExt};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
+mod merge;
+
+use merge::Merge;
+
 use crate::cli::ExportArgs;
-use crate::cursor::Cursor;
 use crate::event::render_event;
 use crate::query::ListParams;
 use crate::startup::StartupError;
@@ -40,31 +43,39 @@ pub enum ExportError {
 }
 
 /// The pages of the export of `params` (whose `limit` is the page size and whose `cursor` is
-/// ignored). Each page is read when the stream is polled, so a slow consumer holds one page.
-/// After an error the stream ends.
+/// ignored). Each page is read when the stream is polled, so a slow consumer holds one page per
+/// type at most (see `merge`). After an error the stream ends.
 pub fn pages(store: Store, params: ListParams) -> impl Stream<Item = Result<Page, ExportError>> {
     let first = ListParams {
         cursor: None,
         ..params
     };
-    futures_util::stream::try_unfold(Some(first), move |next| {
-        let store = store.clone();
-        async move {
-            let Some(mut params) = next else {
-                return Ok(None);
-            };
-            let mut rows = store.list_events(&params).await?;
-            // `list_events` reads one row more than a page when another page follows.
-            let more = rows.len() > params.limit as usize;
-            rows.truncate(params.limit as usize);
-            let page = render_page(&rows)?;
-            params.cursor = rows.last().map(|last| Cursor {
-                timestamp_us: last.ts_us,
-                id: last.id.clone(),
-            });
-            Ok(Some((page, more.then_some(params))))
+    futures_util::stream::try_unfold(Reading::Start(store, first), |state| async move {
+        let (mut merge, first) = match state {
+            Reading::Start(store, params) => (Merge::new(store, params).await?, true),
+            Reading::On(merge) => (merge, false),
+            Reading::Done => return Ok(None),
+        };
+        let rows = merge.next_page().await?;
+        // The first page is answered even when empty; a later empty one ends the export.
+        if rows.is_empty() && !first {
+            return Ok(None);
         }
+        let page = render_page(&rows)?;
+        let next = if merge.is_done() {
+            Reading::Done
+        } else {
+            Reading::On(merge)
+        };
+        Ok(Some((page, next)))
     })
+}
+
+/// Where an export stands between two pages.
+enum Reading {
+    Start(Store, ListParams),
+    On(Merge),
+    Done,
 }
 
 fn render_page(rows: &[StoredEvent]) -> Result<Page, ExportError> {

@@ -1,0 +1,108 @@
+//! Reading an export once: one keyset run per type, merged newest first. A page over several
+//! types, as `GET /events` reads it, takes a page of candidates from every type's range and
+//! keeps one page: over the whole log that reads each event once per type, twelve times with
+//! Dash's twelve types (16 000 events/s exported on SQLite, against 37 000 for one type). Here
+//! each type keeps its own cursor and buffer, so every event is read once, in the same order.
+
+use std::collections::VecDeque;
+
+use crate::cursor::Cursor;
+use crate::query::ListParams;
+use crate::store::{Store, StoredEvent};
+
+/// The runs of one export.
+pub(super) struct Merge {
+    store: Store,
+    runs: Vec<Run>,
+    page: usize,
+}
+
+/// One type's events in page order: what was read and not yet exported, and where to go on.
+struct Run {
+    params: ListParams,
+    buffer: VecDeque<StoredEvent>,
+    exhausted: bool,
+}
+
+impl Merge {
+    /// The runs of `params` (its `limit` is the page size): one per type asked for, or per
+    /// type stored when none is.
+    pub(super) async fn new(store: Store, params: ListParams) -> Result<Self, sqlx::Error> {
+        let types = if params.types.is_empty() {
+            stored_types(&store).await?
+        } else {
+            params.types.clone()
+        };
+        let runs = types
+            .into_iter()
+            .map(|event_type| Run {
+                params: ListParams {
+                    types: vec![event_type],
+                    cursor: None,
+                    ..params.clone()
+                },
+                buffer: VecDeque::new(),
+                exhausted: false,
+            })
+            .collect();
+        Ok(Self {
+            store,
+            runs,
+            page: params.limit as usize,
+        })
+    }
+
+    /// The next page, newest first; fewer events than a page only at the end.
+    pub(super) async fn next_page(&mut self) -> Result<Vec<StoredEvent>, sqlx::Error> {
+        let mut page = Vec::with_capacity(self.page);
+        while page.len() < self.page {
+            self.refill().await?;
+            let Some(newest) = self.newest_run() else {
+                break;
+            };
+            page.extend(self.runs[newest].buffer.pop_front());
+        }
+        Ok(page)
+    }
+
+    /// Whether every event has been handed out.
+    pub(super) fn is_done(&self) -> bool {
+        self.runs.iter().all(|r| r.exhausted && r.buffer.is_empty())
+    }
+
+    async fn refill(&mut self) -> Result<(), sqlx::Error> {
+        for run in self.runs.iter_mut() {
+            if run.buffer.is_empty() && !run.exhausted {
+                let mut rows = self.store.list_events(&run.params).await?;
+                // `list_events` reads one row more than a page when another page follows.
+                run.exhausted = rows.len() <= self.page;
+                rows.truncate(self.page);
+                run.params.cursor = rows.last().map(|last| Cursor {
+                    timestamp_us: last.ts_us,
+                    id: last.id.clone(),
+                });
+                run.buffer.extend(rows);
+            }
+        }
+        Ok(())
+    }
+
+    /// The run whose next event comes first in page order (newest, then greatest id).
+    fn newest_run(&self) -> Option<usize> {
+        self.runs
+            .iter()
+            .enumerate()
+            .filter_map(|(n, run)| run.buffer.front().map(|e| (n, (e.ts_us, &e.id))))
+            .max_by(|a, b| a.1.cmp(&b.1))
+            .map(|(n, _)| n)
+    }
+}
+
+/// Every type stored, as the strings the filters take; types are validated UTF-8 on the way in.
+async fn stored_types(store: &Store) -> Result<Vec<String>, sqlx::Error> {
+    let types = store.known_types().await?;
+    Ok(types
+        .into_iter()
+        .map(|t| String::from_utf8_lossy(&t).into_owned())
+        .collect())
+}
