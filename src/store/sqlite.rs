@@ -23,6 +23,14 @@ const READERS: u32 = 4;
 /// 14.2 KiB written per event at 250 ms, 12.4 at 1 s. Longer would save more but lets the WAL,
 /// which a restart after a crash reads whole, grow past ~50 MB at full ingest.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+/// WAL frames (pages) past which the checkpointer makes the WAL start over: 64 MiB of 4 KiB pages.
+/// A PASSIVE checkpoint never waits for the writer, so under continuous ingest it never finds
+/// every frame copied, the WAL is never reused from its start, and it grows without end:
+/// measured, 20 GB of WAL after 2 million events in five minutes, and every page read searches
+/// the index of the whole WAL. A RESTART checkpoint waits for the commit in progress, copies
+/// the few frames the PASSIVE one just left, and the next commit writes from the start again;
+/// the writer waits for it for milliseconds, every few seconds at full ingest.
+const WAL_RESTART_FRAMES: i64 = 16_384;
 /// The writer's page cache, in KiB (SQLite reads a negative `cache_size` as KiB).
 const WRITER_CACHE_KIB: &str = "-32768";
 /// Batches use statements of every size from 1 to the batch limit; keep them all prepared.
@@ -85,15 +93,27 @@ async fn checkpoint_periodically(pool: SqlitePool) {
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !pool.is_closed() {
         ticks.tick().await;
-        if let Err(err) = sqlx::query("pragma wal_checkpoint(PASSIVE)")
-            .execute(&pool)
-            .await
-        {
+        if let Err(err) = checkpoint(&pool).await {
             if !pool.is_closed() {
                 tracing::warn!(error = %err, "WAL checkpoint failed; will retry");
             }
         }
     }
+}
+
+/// Copies the WAL into the database without waiting for the writer; once the WAL holds
+/// `WAL_RESTART_FRAMES`, also makes the next commit write the WAL from its start again.
+async fn checkpoint(pool: &SqlitePool) -> Result<(), sqlx::Error> {
+    let (_busy, frames, _copied): (i64, i64, i64) =
+        sqlx::query_as("pragma wal_checkpoint(PASSIVE)")
+            .fetch_one(pool)
+            .await?;
+    if frames >= WAL_RESTART_FRAMES {
+        sqlx::query("pragma wal_checkpoint(RESTART)")
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 fn pool(connections: u32) -> SqlitePoolOptions {

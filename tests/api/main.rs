@@ -96,5 +96,6 @@ mod timeline_rollup;
 mod unavailable;
 mod validation;
 mod verify;
+mod wal_bounded;
 mod web_view;
 mod webhooks;

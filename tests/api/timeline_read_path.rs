@@ -25,13 +25,25 @@ async fn a_month_of_a_million_events_sums_whole_hours_from_the_hourly_totals(db:
         .expect("connect");
     fill(&db).await;
     let types = store.known_types().await.expect("types");
+    // The whole log: its first and last partial hours hold no other event, so they too are
+    // read from the hourly totals. Inside the log, the partial hours at both ends hold events
+    // outside the range, so they are read from the index.
     let month = TimeRange {
         since_us: START_US + 1_234_567,
         until_us: START_US + MONTH_US - 7,
     };
-    for width in [Width::Hour, Width::Day] {
-        let plan = Plan::new(width, month).expect("a month fits");
-        assert_reads_hours_and_edges(&store, &types, &plan).await;
+    let day_us = 24 * 3_600_000_000;
+    let inner = TimeRange {
+        since_us: START_US + day_us + 1_234_567,
+        until_us: START_US + MONTH_US - day_us - 7,
+    };
+    for (width, range) in [
+        (Width::Hour, month),
+        (Width::Day, month),
+        (Width::Hour, inner),
+    ] {
+        let plan = Plan::new(width, range).expect("a month fits");
+        assert_reads_hours_and_edges(&store, &types, &plan, range == inner).await;
         let mut timings = Vec::new();
         let mut rows = Vec::new();
         for _ in 0..5 {
@@ -58,12 +70,21 @@ async fn a_month_of_a_million_events_sums_whole_hours_from_the_hourly_totals(db:
     store.close().await;
 }
 
-async fn assert_reads_hours_and_edges(store: &Store, types: &[Vec<u8>], plan: &Plan) {
+async fn assert_reads_hours_and_edges(
+    store: &Store,
+    types: &[Vec<u8>],
+    plan: &Plan,
+    edges_hold_other_events: bool,
+) {
     let steps = store.timeline_plan(types, plan).await.expect("explain");
     let steps = steps.join("\n");
     eprintln!("timeline plan, {} buckets:\n{steps}", plan.width.as_str());
     assert!(steps.contains("event_hours"), "no hourly totals:\n{steps}");
-    assert!(steps.contains("events_by_type_time"), "no index:\n{steps}");
+    assert_eq!(
+        steps.contains("events_by_type_time"),
+        edges_hold_other_events,
+        "partial hours read from the index exactly when their hour holds other events:\n{steps}"
+    );
     assert!(
         !steps.contains("Seq Scan on events") && !steps.contains("SCAN events"),
         "a full scan of the events:\n{steps}"
