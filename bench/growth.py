@@ -9,8 +9,8 @@ a new database is grown to each size of `--sizes` in turn (dash-events through i
 insert, `target/release/dash-events-grow`; Express by inserting its rows directly), then the
 receiver is started alone on CPU 0 and `dash-events-load` on CPU 1 sends 64 connections of live
 traffic (timestamps at sending time, random UUIDv4 ids, 5 % resends) for `--run-secs`. At the
-largest size a backfill run follows (timestamps scattered over a month). After the runs at a
-size, the queries of the read API are timed against that log.
+largest size a backfill run follows (timestamps scattered over a month). After the runs at the
+largest size, the queries of the read API are timed against that log.
 
 Reported per run: events/s per window and overall, p50/p99/p99.9, the receiver's CPU µs per
 delivery and bytes written per stored event (from /proc/PID/io), and on PostgreSQL the server's
@@ -441,7 +441,7 @@ def measure_subject(cls, args) -> dict:
                           f"{result['cpu_us_per_delivery']} us CPU/delivery, "
                           f"stored {result['stored']:,}", flush=True)
                     step["runs"].append(result)
-                if cls.key.startswith("dash") and not args.no_queries:
+                if cls.key.startswith("dash") and not args.no_queries and largest:
                     print("  queries ...", flush=True)
                     step["queries"] = query_timings(port, args.query_repeats)
             finally:
@@ -539,6 +539,20 @@ def markdown(records: list[dict], args) -> str:
     return "\n".join(lines) + "\n"
 
 
+def combine(args) -> int:
+    """One report and one chart from the records of several runs (e.g. one per receiver)."""
+    records = []
+    for name in args.combine.split(","):
+        records += [r for r in json.loads((RESULTS / f"{name}.json").read_text())
+                    if r["sizes"] or "burst" in r]
+    (RESULTS / f"{args.out}.json").write_text(json.dumps(records, indent=1))
+    text = markdown(records, args)
+    (RESULTS / f"{args.out}.md").write_text(text)
+    plot(records, RESULTS / f"{args.out}.png")
+    print(text)
+    return 0
+
+
 def queries_only(args) -> int:
     """The read API and the prune timed against a log kept by an earlier `--keep` run."""
     tmp = Path(tempfile.mkdtemp(prefix="growth-queries-", dir=args.tmpdir))
@@ -590,6 +604,8 @@ def parse_args():
     p.add_argument("--no-build", action="store_true")
     p.add_argument("--keep", action="store_true",
                    help="keep the grown databases (their URLs are in the JSON) for --queries-on")
+    p.add_argument("--combine", metavar="NAMES",
+                   help="only write one report and chart from bench/results/NAME.json files")
     p.add_argument("--queries-on", metavar="DATABASE_URL",
                    help="only time the queries and the prune against this kept dash-events log")
     return p.parse_args()
@@ -603,6 +619,8 @@ def main() -> int:
         subprocess.run(["cargo", "build", "--release", "--bins"], cwd=bench.ROOT, check=True)
     if args.queries_on:
         return queries_only(args)
+    if args.combine:
+        return combine(args)
     keys = args.receivers.split(",")
     if "express-sqlite" in keys and bench.ensure_node_modules():
         keys.remove("express-sqlite")

@@ -25,13 +25,19 @@ async fn a_month_of_a_million_events_sums_whole_hours_from_the_hourly_totals(db:
         .expect("connect");
     fill(&db).await;
     let types = store.known_types().await.expect("types");
-    // The whole log: its first and last partial hours hold no other event, so they too are
-    // read from the hourly totals. Inside the log, the partial hours at both ends hold events
-    // outside the range, so they are read from the index.
+    // The whole log, from its first instant (not on an hour) to its end: its first and last
+    // partial hours hold no event outside the range (the fill's times lie in [START, START +
+    // MONTH)), so they too are read from the hourly totals. Inside the log, the partial hours at
+    // both ends hold hundreds of events outside the range, so they are read from the index.
     let month = TimeRange {
-        since_us: START_US + 1_234_567,
-        until_us: START_US + MONTH_US - 7,
+        since_us: START_US,
+        until_us: START_US + MONTH_US,
     };
+    assert_ne!(
+        START_US % 3_600_000_000,
+        0,
+        "the month is not aligned to hours"
+    );
     let day_us = 24 * 3_600_000_000;
     let inner = TimeRange {
         since_us: START_US + day_us + 1_234_567,
