@@ -473,23 +473,25 @@ def plot(records: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_tp, ax_p99) = plt.subplots(1, 2, figsize=(12, 4.8))
-    for record in records:
+    for index, record in enumerate(records):
         for shape in ("live", "backfill"):
-            xs, tps, p99s = [], [], []
-            for step in record["sizes"]:
-                for run in (r for r in step["runs"] if r["shape"] == shape):
-                    held, total = run["stored_before"], run["stored"] - run["stored_before"]
-                    done = 0.0
-                    for window in run["windows"]:
-                        done += window["events_per_s"] * run["window_s"] * 0.95
-                        xs.append(held + min(done, total))
-                        tps.append(window["events_per_s"])
-                        p99s.append(window["p99_ms"])
-            if xs:
-                label = f"{record['receiver']}, {shape}"
+            runs = [r for step in record["sizes"] for r in step["runs"] if r["shape"] == shape]
+            for n, run in enumerate(runs):
+                # One line per run (no line across the growth between runs); the last window is
+                # cut short by the end of the run and left out.
+                xs, tps, p99s = [], [], []
+                held, total = run["stored_before"], run["stored"] - run["stored_before"]
+                done = 0.0
+                for window in run["windows"][:-1]:
+                    done += window["events_per_s"] * run["window_s"] * 0.95
+                    xs.append(held + min(done, total))
+                    tps.append(window["events_per_s"])
+                    p99s.append(window["p99_ms"])
                 style = "-" if shape == "live" else ":"
-                ax_tp.plot(xs, tps, style, marker=".", label=label)
-                ax_p99.plot(xs, p99s, style, marker=".", label=label)
+                label = f"{record['receiver']}, {shape}" if n == 0 else None
+                color = f"C{index * 2 + (shape == 'backfill')}"
+                ax_tp.plot(xs, tps, style, marker=".", color=color, label=label)
+                ax_p99.plot(xs, p99s, style, marker=".", color=color, label=label)
     for ax in (ax_tp, ax_p99):
         ax.set_xscale("log")
         ax.set_xlabel("events already in the log")
