@@ -23,7 +23,12 @@ import resource
 import sqlite3
 import tempfile
 import time
+import sys
 import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sqlite_floor import daily_totals, written_bytes  # noqa: E402  the same sums and counters
 
 TYPES = [
     ("agent:complete", 30), ("agent:start", 20), ("swarm:progress", 15),
@@ -106,20 +111,6 @@ class Rows:
                 body, os.urandom(32),
             ))
         return out
-
-
-def daily_totals(batch):
-    totals = {}
-    for row in batch:
-        key = (row[1], row[2] - row[2] % DAY_US)
-        events, cost, duration = totals.get(key, (0, 0.0, 0.0))
-        totals[key] = (events + 1, cost + row[5], duration + row[6])
-    return [(t, d, n, c, du, n) for (t, d), (n, c, du) in sorted(totals.items())]
-
-
-def written_bytes():
-    with open("/proc/self/io") as io:
-        return next(int(line.split()[1]) for line in io if line.startswith("write_bytes"))
 
 
 def statements(layout):
