@@ -1,10 +1,13 @@
 # Two stages: build the release binary, then ship it on a slim Debian with only CA certificates
 # (for PostgreSQL over TLS). TLS is rustls, so no OpenSSL is needed at run time.
+# The build stage copies an explicit list; `.ci/docker.sh` rebuilds it from exactly these files in
+# a fresh directory, so a file the build needs but this list misses fails CI.
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
+COPY web ./web
 RUN cargo build --release --locked --bin dash-events
 
 FROM debian:bookworm-slim
