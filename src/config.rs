@@ -8,6 +8,18 @@ use crate::notify::NotifySettings;
 use crate::retention::Retention;
 use crate::store::Durability;
 
+/// A flag or variable the operator must change; the message names it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl ConfigError {
+    /// A configuration error with its message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
 /// Everything `serve` needs to run.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -1,6 +1,8 @@
 //! `AppError`, the one error type of the HTTP layer, and the only place where an error becomes a
 //! status code. Every error answer is `{"error": "<what is wrong>"}`. A database that cannot be
-//! reached or written answers 503 with `Retry-After`, so Dash retries rather than dropping.
+//! reached or written answers 503 with `Retry-After`, so Dash retries rather than dropping; a
+//! database error that a retry cannot mend (a rejected statement, a value that does not decode)
+//! is a bug and answers 500, so that it is seen instead of retried forever.
 
 use std::time::Duration;
 
@@ -80,13 +82,17 @@ impl AppError {
 
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
-        Self::Unavailable(err)
+        if err.is_transient() {
+            Self::Unavailable(err)
+        } else {
+            Self::Internal(anyhow::Error::new(err))
+        }
     }
 }
 
 impl From<sqlx::Error> for AppError {
     fn from(err: sqlx::Error) -> Self {
-        Self::Unavailable(err.into())
+        StoreError::from(err).into()
     }
 }
 
@@ -161,6 +167,18 @@ mod tests {
         for (err, status) in cases {
             assert_eq!(err.status().as_u16(), status, "{err:?}");
         }
+    }
+
+    #[test]
+    fn database_errors_are_503_when_a_retry_may_succeed_and_500_when_it_cannot() {
+        let busy = AppError::from(sqlx::Error::PoolTimedOut);
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let io = AppError::from(sqlx::Error::Io(std::io::Error::other("no space left")));
+        assert_eq!(io.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let bug = AppError::from(sqlx::Error::ColumnNotFound("cost".into()));
+        assert_eq!(bug.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let decode = AppError::from(sqlx::Error::Decode("not a number".into()));
+        assert_eq!(decode.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]

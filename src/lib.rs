@@ -18,6 +18,8 @@ pub mod signature;
 #[cfg(feature = "server")]
 pub mod cli;
 #[cfg(feature = "server")]
+pub mod clock;
+#[cfg(feature = "server")]
 pub mod commands;
 #[cfg(feature = "server")]
 pub mod config;
@@ -27,12 +29,12 @@ pub mod error;
 pub mod export;
 #[cfg(feature = "server")]
 pub mod http;
+#[cfg(feature = "server")]
+pub mod ingest;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 #[cfg(feature = "server")]
 pub mod limits;
-#[cfg(feature = "server")]
-pub mod listen;
 #[cfg(feature = "server")]
 pub mod metrics;
 #[cfg(feature = "server")]
@@ -42,17 +44,11 @@ pub mod position;
 #[cfg(feature = "server")]
 pub mod retention;
 #[cfg(feature = "server")]
-pub mod send_test;
-#[cfg(feature = "server")]
-pub mod startup;
-#[cfg(feature = "server")]
 pub mod store;
 #[cfg(feature = "server")]
 pub mod telemetry;
 #[cfg(feature = "server")]
 pub mod timeline;
-#[cfg(feature = "server")]
-pub mod verify;
 
 #[cfg(feature = "server")]
 mod service;

@@ -3,16 +3,17 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dash_events::{cli::Cli, commands, telemetry};
+use dash_events::cli::{self, Cli};
+use dash_events::telemetry;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     telemetry::init();
-    match commands::run(cli.command).await {
+    match cli::run(cli.command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", err.report());
             ExitCode::from(err.exit_code())
         }
     }

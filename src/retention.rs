@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
+use crate::clock::now_us;
+use crate::config::ConfigError;
 use crate::event::format_micros;
-use crate::startup::StartupError;
 use crate::store::{DAY_US, Store, StoreError};
 
 /// How often `serve` prunes, after the pass at start.
@@ -27,7 +28,7 @@ impl Retention {
     pub fn parse(
         value: Option<&str>,
         prune_interval: Duration,
-    ) -> Result<Option<Self>, StartupError> {
+    ) -> Result<Option<Self>, ConfigError> {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             return Ok(None);
         };
@@ -36,7 +37,7 @@ impl Retention {
                 days,
                 prune_interval,
             })),
-            _ => Err(StartupError::config(format!(
+            _ => Err(ConfigError::new(format!(
                 "RETENTION_DAYS (--retention-days) must be a whole number of days, at least 1; got {value:?}"
             ))),
         }
@@ -79,11 +80,6 @@ pub async fn prune_periodically(store: Store, retention: Retention) {
     }
 }
 
-/// Microseconds since the epoch, now.
-pub fn now_us() -> i64 {
-    chrono::Utc::now().timestamp_micros()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,7 +94,6 @@ mod tests {
     fn zero_negative_and_garbage_are_configuration_errors() {
         for value in ["0", "-1", "abc", "1.5", "99999999999"] {
             let err = Retention::parse(Some(value), PRUNE_INTERVAL).expect_err(value);
-            assert_eq!(err.exit_code(), 2, "{value}");
             assert!(err.to_string().contains("RETENTION_DAYS"), "{value}");
         }
     }

@@ -8,10 +8,11 @@ use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::ingest::{BatchWriter, WriterSettings};
 use crate::metrics::Metrics;
 use crate::notify::{Outbox, Worker};
 use crate::retention;
-use crate::store::{BatchWriter, Store};
+use crate::store::Store;
 
 /// How often a PostgreSQL log's upkeep runs (see `store::planner`).
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
@@ -30,8 +31,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let outbox = Outbox::new(config.notify.rules.clone());
-    let (writer, mut writers) =
-        BatchWriter::spawn(store.clone(), store.writer_settings(), outbox.clone());
+    let (writer, mut writers) = BatchWriter::spawn(
+        store.clone(),
+        WriterSettings::for_store(&store),
+        outbox.clone(),
+    );
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
     let pruning = config
         .retention

@@ -4,16 +4,19 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use dash_events::{cli::LambdaCli, lambda, telemetry};
+use dash_events::cli::LambdaCli;
+use dash_events::commands::CommandError;
+use dash_events::{lambda, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = LambdaCli::parse();
     telemetry::init();
-    match lambda::run(cli.serve).await {
+    let config = cli.serve.into_config().map_err(CommandError::from);
+    match async { lambda::run(config?).await }.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            eprintln!("error: {}", err.report());
             ExitCode::from(err.exit_code())
         }
     }

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 
 use crate::cursor::Cursor;
 use crate::query::ListParams;
-use crate::store::{Store, StoredEvent};
+use crate::store::{Store, StoreError, StoredEvent};
 
 /// The runs of one export.
 pub(super) struct Merge {
@@ -27,7 +27,7 @@ struct Run {
 impl Merge {
     /// The runs of `params` (its `limit` is the page size): one per type asked for, or per
     /// type stored when none is.
-    pub(super) async fn new(store: Store, params: ListParams) -> Result<Self, sqlx::Error> {
+    pub(super) async fn new(store: Store, params: ListParams) -> Result<Self, StoreError> {
         let types = if params.types.is_empty() {
             stored_types(&store).await?
         } else {
@@ -53,7 +53,7 @@ impl Merge {
     }
 
     /// The next page, newest first; fewer events than a page only at the end.
-    pub(super) async fn next_page(&mut self) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    pub(super) async fn next_page(&mut self) -> Result<Vec<StoredEvent>, StoreError> {
         let mut page = Vec::with_capacity(self.page);
         while page.len() < self.page {
             self.refill().await?;
@@ -70,7 +70,7 @@ impl Merge {
         self.runs.iter().all(|r| r.exhausted && r.buffer.is_empty())
     }
 
-    async fn refill(&mut self) -> Result<(), sqlx::Error> {
+    async fn refill(&mut self) -> Result<(), StoreError> {
         for run in self.runs.iter_mut() {
             if run.buffer.is_empty() && !run.exhausted {
                 let mut rows = self.store.list_events(&run.params).await?;
@@ -99,7 +99,7 @@ impl Merge {
 }
 
 /// Every type stored, as the strings the filters take; types are validated UTF-8 on the way in.
-async fn stored_types(store: &Store) -> Result<Vec<String>, sqlx::Error> {
+async fn stored_types(store: &Store) -> Result<Vec<String>, StoreError> {
     let types = store.known_types().await?;
     Ok(types
         .into_iter()

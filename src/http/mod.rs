@@ -33,9 +33,10 @@ pub use server::serve_connections;
 
 use crate::config::Config;
 use crate::error::AppError;
+use crate::ingest::{BatchWriter, WriterSettings};
 use crate::metrics::Metrics;
 use crate::notify::Outbox;
-use crate::store::{BatchWriter, Store, StoreError};
+use crate::store::{Store, StoreError};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -61,7 +62,7 @@ pub fn router(state: AppState) -> Router {
     let request_timeout = state
         .config
         .limits
-        .request_timeout(state.store.writer_settings().write_timeout);
+        .request_timeout(WriterSettings::for_store(&state.store).write_timeout);
     let query_api = events::router()
         .merge(timeline::router())
         .merge(stream::router())

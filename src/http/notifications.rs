@@ -13,10 +13,10 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::openapi::ErrorBody;
+use crate::clock::now_us;
 use crate::error::AppError;
 use crate::event::format_micros;
 use crate::query::{BadParam, pairs};
-use crate::retention::now_us;
 use crate::store::{NotificationFilter, NotificationRow, Revival};
 
 /// Largest page.

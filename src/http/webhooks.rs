@@ -13,9 +13,9 @@ use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::AppState;
+use crate::clock::now_us;
 use crate::error::AppError;
 use crate::event::{NewEvent, parse_delivery};
-use crate::retention::now_us;
 use crate::signature::{self, SignatureError};
 use crate::store::InsertOutcome;
 

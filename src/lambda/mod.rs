@@ -14,21 +14,20 @@ mod path;
 
 use std::sync::Arc;
 
-use crate::cli::ServeArgs;
+use crate::commands::CommandError;
 use crate::config::Config;
 use crate::http::{self, AppState};
+use crate::ingest::{BatchWriter, WriterSettings};
 use crate::metrics::Metrics;
 use crate::notify::Outbox;
-use crate::startup::StartupError;
-use crate::store::{BatchWriter, Store, redact};
+use crate::store::{Store, redact};
 
 /// The variable Lambda sets for a custom runtime: where its Runtime API answers.
 const RUNTIME_API: &str = "AWS_LAMBDA_RUNTIME_API";
 
 /// Checks the configuration, connects the store once (applying pending migrations, as `serve`
 /// does), then answers invocations until the execution environment is shut down.
-pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
-    let config = args.into_config()?;
+pub async fn run(config: Config) -> Result<(), CommandError> {
     let in_lambda = std::env::var_os(RUNTIME_API).is_some_and(|value| !value.is_empty());
     if let Some(refusal) = refusal(&config, in_lambda) {
         return Err(refusal);
@@ -38,8 +37,11 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
     // Notifications are recorded with their events as under `serve`; no background task
     // survives between invocations, so `dash-events notify` (on a schedule) sends them.
     let outbox = Outbox::new(config.notify.rules.clone());
-    let (writer, _writers) =
-        BatchWriter::spawn(store.clone(), store.writer_settings(), outbox.clone());
+    let (writer, _writers) = BatchWriter::spawn(
+        store.clone(),
+        WriterSettings::for_store(&store),
+        outbox.clone(),
+    );
     // Nothing ever begins a shutdown here (Lambda freezes or ends the process), but live streams
     // end when the sender goes away: keep it for as long as invocations are served.
     let (_shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
@@ -56,14 +58,14 @@ pub async fn run(args: ServeArgs) -> Result<(), StartupError> {
         answer::invoke(app.clone(), request)
     }))
     .await
-    .map_err(|err| StartupError::Runtime(anyhow::anyhow!("the Lambda runtime failed: {err}")))
+    .map_err(|err| CommandError::failed("the Lambda runtime failed", err))
 }
 
 /// Why this configuration cannot serve as a Lambda function, if it cannot.
-fn refusal(config: &Config, in_lambda: bool) -> Option<StartupError> {
+fn refusal(config: &Config, in_lambda: bool) -> Option<CommandError> {
     let url = &config.database_url;
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        return Some(StartupError::config(format!(
+        return Some(CommandError::config(format!(
             "DATABASE_URL={} is not PostgreSQL: dash-events-lambda stores events only in \
              PostgreSQL (postgres://…), because a Lambda's disk is ephemeral and private to one \
              execution environment, so events acknowledged into a SQLite file there would be lost",
@@ -71,13 +73,13 @@ fn refusal(config: &Config, in_lambda: bool) -> Option<StartupError> {
         )));
     }
     if config.api_token.is_none() {
-        return Some(StartupError::config(
+        return Some(CommandError::config(
             "no API token: set API_TOKEN (or --api-token); behind API Gateway the query API is \
              reachable from anywhere",
         ));
     }
     if !in_lambda {
-        return Some(StartupError::config(format!(
+        return Some(CommandError::config(format!(
             "{RUNTIME_API} is not set: dash-events-lambda runs inside AWS Lambda; \
              use `dash-events serve` elsewhere"
         )));

@@ -7,7 +7,6 @@
 
 mod backoff;
 mod deliver;
-pub mod options;
 mod rules;
 mod slack;
 mod worker;

@@ -16,8 +16,8 @@ use tokio::sync::{Notify, watch};
 
 use super::NotifySettings;
 use super::deliver::{self, SendFailure};
+use crate::clock::now_us;
 use crate::metrics::Metrics;
-use crate::retention::now_us;
 use crate::store::{AttemptResult, ClaimedNotification, Store};
 
 /// Notifications claimed at once, and sent at once: a round then lasts at most one send timeout

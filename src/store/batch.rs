@@ -1,17 +1,17 @@
 //! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
 //! stored, then for the events it did insert their new types, an upsert of their daily and
-//! hourly totals and their notifications (one per matching rule, see `outbox`), and one commit
+//! hourly totals and the notifications the caller asked for them (see `outbox`), and one commit
 //! (one fsync). Rows are inserted in id order and totals in (type, day) then (type, hour) order,
 //! so two receivers writing overlapping batches take their locks in the same order. The stored hashes of the skipped ids
 //! decide duplicate or conflict.
 
+use super::StoreError;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::{InsertOutcome, Store, hours, on_pool, outbox, rollup};
 use crate::event::NewEvent;
-use crate::notify::Rules;
 
 const INSERT_EVENTS: &str = "insert into events \
     (id, type, ts_us, received_us, content_hash, cost, duration_ms, body, signature) ";
@@ -25,6 +25,18 @@ pub(super) const UPSERT_STATS_CONFLICT: &str = " on conflict (type, day_us, shar
     duration_sum = event_stats.duration_sum + excluded.duration_sum, \
     duration_count = event_stats.duration_count + excluded.duration_count";
 
+/// A notification to record for an event if this batch is what stores it: one per event and
+/// matching rule, computed by the caller (see `ingest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PendingNotification<'a> {
+    /// The event it is about.
+    pub event_id: &'a str,
+    /// The rule that matched.
+    pub rule: &'a str,
+    /// When it is first due (the event's time of receipt).
+    pub due_us: i64,
+}
+
 /// Events with their time of receipt.
 type Rows<'a> = Vec<(&'a NewEvent, i64)>;
 
@@ -34,15 +46,15 @@ type Written = (Vec<String>, Vec<(String, Vec<u8>)>);
 impl Store {
     /// Stores each `(event, received_us)` whose id is free, records the types not in
     /// `known_types`, adds the new events to the daily and hourly totals (in row `shard` of
-    /// their day and hour) and records their notifications under `rules`, in one transaction;
-    /// returns the outcome of each event, in order.
+    /// their day and hour) and records the `notifications` of the events it stored, in one
+    /// transaction; returns the outcome of each event, in order.
     pub async fn insert_batch(
         &self,
         events: &[(&NewEvent, i64)],
         shard: i32,
         known_types: &HashSet<Vec<u8>>,
-        rules: &Rules,
-    ) -> Result<Vec<InsertOutcome>, sqlx::Error> {
+        notifications: &[PendingNotification<'_>],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
         let rows = first_of_each_id(events);
         let (inserted, stored): Written = on_pool!(self, write, pool => {
             let mut conn = pool.acquire().await?;
@@ -59,7 +71,12 @@ impl Store {
                     query.build().execute(&mut *tx).await?;
                 }
                 // Only events this transaction inserted: a redelivery never adds a notification.
-                if let Some(mut insert) = outbox::insert_notifications(&new_rows, rules) {
+                let new_notifications: Vec<PendingNotification> = notifications
+                    .iter()
+                    .filter(|n| fresh.contains(n.event_id))
+                    .copied()
+                    .collect();
+                if let Some(mut insert) = outbox::insert_notifications(&new_notifications) {
                     insert.build().execute(&mut *tx).await?;
                 }
                 let stored = if taken.is_empty() {

@@ -1,5 +1,6 @@
 //! Reading events back, and the outcome of storing one (the insert itself is in `batch`).
 
+use super::StoreError;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::{Store, on_pool};
@@ -49,15 +50,15 @@ pub struct StoredEvent {
 
 impl Store {
     /// The event with this id, if stored.
-    pub async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, sqlx::Error> {
+    pub async fn get_event(&self, id: &str) -> Result<Option<StoredEvent>, StoreError> {
         on_pool!(self, read, pool => {
-            sqlx::query_as(SELECT_EVENT).bind(id).fetch_optional(pool).await
+            Ok(sqlx::query_as(SELECT_EVENT).bind(id).fetch_optional(pool).await?)
         })
     }
 
     /// One page of events matching `params`, newest first, with one extra row (if there is
     /// one) so the caller knows whether another page follows.
-    pub async fn list_events(&self, params: &ListParams) -> Result<Vec<StoredEvent>, sqlx::Error> {
+    pub async fn list_events(&self, params: &ListParams) -> Result<Vec<StoredEvent>, StoreError> {
         let types = self.types_to_read(params).await?;
         if types.is_empty() {
             return Ok(Vec::new());
@@ -65,13 +66,13 @@ impl Store {
         on_pool!(self, read, pool => {
             let mut query = QueryBuilder::new("");
             push_page_query(&mut query, &types, params);
-            query.build_query_as().fetch_all(pool).await
+            Ok(query.build_query_as().fetch_all(pool).await?)
         })
     }
 
     /// The database's plan for `list_events(params)`, one line per step: the evidence that
     /// pages are read through the index.
-    pub async fn list_events_plan(&self, params: &ListParams) -> Result<Vec<String>, sqlx::Error> {
+    pub async fn list_events_plan(&self, params: &ListParams) -> Result<Vec<String>, StoreError> {
         let types = self.types_to_read(params).await?;
         if types.is_empty() {
             return Ok(vec!["no event types stored: nothing to read".into()]);
@@ -87,17 +88,17 @@ impl Store {
             Self::Postgres(pool) => {
                 let mut query = QueryBuilder::new("explain ");
                 push_page_query(&mut query, &types, params);
-                query.build_query_scalar().fetch_all(pool).await
+                Ok(query.build_query_scalar().fetch_all(pool).await?)
             }
         }
     }
 
     /// Every type ever stored.
-    pub async fn known_types(&self) -> Result<Vec<Vec<u8>>, sqlx::Error> {
-        on_pool!(self, read, pool => sqlx::query_scalar(SELECT_TYPES).fetch_all(pool).await)
+    pub async fn known_types(&self) -> Result<Vec<Vec<u8>>, StoreError> {
+        on_pool!(self, read, pool => Ok(sqlx::query_scalar(SELECT_TYPES).fetch_all(pool).await?))
     }
 
-    async fn types_to_read(&self, params: &ListParams) -> Result<Vec<Vec<u8>>, sqlx::Error> {
+    async fn types_to_read(&self, params: &ListParams) -> Result<Vec<Vec<u8>>, StoreError> {
         if params.types.is_empty() {
             self.known_types().await
         } else {

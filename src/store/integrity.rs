@@ -1,6 +1,7 @@
 //! Reading every stored row, whole, for `dash-events verify`: in id order, one chunk at a time
 //! after the last id seen (a keyset), so memory stays flat however large the log is.
 
+use super::StoreError;
 use super::{Store, on_pool};
 
 const SELECT_ROWS: &str = "select id, type, ts_us, content_hash, cost, duration_ms, body, signature \
@@ -30,13 +31,13 @@ pub struct StoredRow {
 
 impl Store {
     /// Up to `limit` rows with an id after `after` (`""` for the first chunk), in id order.
-    pub async fn rows_after(&self, after: &str, limit: u32) -> Result<Vec<StoredRow>, sqlx::Error> {
+    pub async fn rows_after(&self, after: &str, limit: u32) -> Result<Vec<StoredRow>, StoreError> {
         on_pool!(self, read, pool => {
-            sqlx::query_as(SELECT_ROWS)
+            Ok(sqlx::query_as(SELECT_ROWS)
                 .bind(after)
                 .bind(i64::from(limit))
                 .fetch_all(pool)
-                .await
+                .await?)
         })
     }
 }

@@ -3,6 +3,7 @@
 //! embedded migrations; the queries are written once and expanded per backend by `on_pool!`.
 
 mod batch;
+mod error;
 mod events;
 mod hours;
 mod integrity;
@@ -15,16 +16,16 @@ mod sqlite;
 mod stats;
 mod stream;
 mod timeline;
-mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
+pub use batch::PendingNotification;
+pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
 pub use notifications::{NotificationFilter, NotificationRow, OutboxCounts};
@@ -35,48 +36,12 @@ pub use rollup::DAY_US;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
 pub use stream::StreamPage;
-pub use writer::{BatchWriter, WriterSettings};
-
-use crate::startup::StartupError;
 
 /// How long a request waits for a database connection before answering 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 /// PostgreSQL connections per receiver: enough for both cores' worth of concurrent requests
 /// waiting on commits, small enough that several receivers fit under `max_connections = 100`.
 const POSTGRES_CONNECTIONS: u32 = 16;
-/// Concurrent batch commits per receiver on PostgreSQL; the other connections serve queries.
-const POSTGRES_WRITERS: usize = 4;
-/// Rows each day's totals are spread over on PostgreSQL, so that concurrent batches (from this
-/// receiver's writers and from other receivers) rarely wait on the same row lock.
-const POSTGRES_STAT_SHARDS: i32 = 16;
-
-/// Events per transaction: large enough that one fsync covers a burst from many connections.
-const MAX_BATCH: usize = 256;
-/// Longest a delivery waits for its commit before answering 503.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Why the store could not answer; every case answers 503 so the sender retries.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum StoreError {
-    /// The database refused or failed the operation.
-    #[error("database error")]
-    Database(#[source] Arc<sqlx::Error>),
-    /// The operation did not finish in time.
-    #[error("the database did not answer within {0:?}")]
-    Timeout(Duration),
-    /// The writers have stopped (the service is shutting down).
-    #[error("the writer has stopped")]
-    WriterStopped,
-    /// Recent commits failed although the database may still answer reads.
-    #[error("recent commits failed")]
-    WritesFailing,
-}
-
-impl From<sqlx::Error> for StoreError {
-    fn from(err: sqlx::Error) -> Self {
-        Self::Database(Arc::new(err))
-    }
-}
 
 /// Where events live.
 #[derive(Debug, Clone)]
@@ -117,17 +82,20 @@ enum Backend {
 
 impl Store {
     /// Connects to `url` and applies pending migrations.
-    pub async fn connect(url: &str, durability: Durability) -> Result<Self, StartupError> {
+    pub async fn connect(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let store = match parse_url(url)? {
             Backend::Sqlite(options) => sqlite::connect(options, durability).await,
             Backend::Postgres(options) => Self::connect_postgres(options).await,
         }
-        .with_context(|| format!("cannot open the database at DATABASE_URL={}", redact(url)))?;
+        .map_err(|err| StoreError::Open {
+            url: redact(url),
+            source: Arc::new(err),
+        })?;
         store.migrate().await?;
         Ok(store)
     }
 
-    async fn connect_postgres(options: PgConnectOptions) -> anyhow::Result<Self> {
+    async fn connect_postgres(options: PgConnectOptions) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -137,33 +105,22 @@ impl Store {
     }
 
     /// Applies the embedded migrations of this backend.
-    pub async fn migrate(&self) -> Result<(), StartupError> {
+    pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
             Self::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await,
             Self::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
         };
-        result.context("cannot apply the database migrations")?;
-        Ok(())
+        result.map_err(|err| StoreError::Migrate(Arc::new(err)))
     }
 
-    /// How the group-commit writers batch on this backend: SQLite has one writer (it serialises
-    /// writes anyway); PostgreSQL overlaps several commits.
-    pub fn writer_settings(&self) -> WriterSettings {
-        let (writers, stat_shards) = match self {
-            Self::Sqlite { .. } => (1, 1),
-            Self::Postgres(_) => (POSTGRES_WRITERS, POSTGRES_STAT_SHARDS),
-        };
-        WriterSettings {
-            max_batch: MAX_BATCH,
-            writers,
-            stat_shards,
-            write_timeout: WRITE_TIMEOUT,
-        }
+    /// Whether this is the embedded SQLite backend, which has a single writer connection.
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite { .. })
     }
 
     /// Succeeds when the database answers a trivial query.
-    pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        on_pool!(self, write, pool => sqlx::query("select 1").execute(pool).await.map(drop))
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        on_pool!(self, write, pool => Ok(sqlx::query("select 1").execute(pool).await.map(drop)?))
     }
 
     /// Closes every connection, waiting for those in use to be returned.
@@ -178,9 +135,9 @@ impl Store {
     }
 }
 
-fn parse_url(url: &str) -> Result<Backend, StartupError> {
+fn parse_url(url: &str) -> Result<Backend, StoreError> {
     let unparseable = |err: sqlx::Error| {
-        StartupError::config(format!(
+        StoreError::InvalidUrl(format!(
             "DATABASE_URL={} is not a valid database URL: {err}",
             redact(url)
         ))
@@ -194,7 +151,7 @@ fn parse_url(url: &str) -> Result<Backend, StartupError> {
             .map(Backend::Postgres)
             .map_err(unparseable)
     } else {
-        Err(StartupError::config(format!(
+        Err(StoreError::InvalidUrl(format!(
             "DATABASE_URL={} must start with sqlite: or postgres://",
             redact(url)
         )))
@@ -230,7 +187,7 @@ mod tests {
     fn unknown_schemes_are_configuration_errors() {
         for url in ["mysql://x", "x.db", "", "postgres//nope"] {
             let err = parse_url(url).err().expect(url);
-            assert_eq!(err.exit_code(), 2, "{url}");
+            assert!(matches!(err, StoreError::InvalidUrl(_)), "{url}");
             assert!(err.to_string().contains("DATABASE_URL"), "{url}");
         }
     }

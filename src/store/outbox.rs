@@ -6,10 +6,9 @@
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
+use super::batch::PendingNotification;
 use super::notifications::{NotificationRow, SELECT_ONE};
 use super::{Store, on_pool};
-use crate::event::NewEvent;
-use crate::notify::Rules;
 
 const INSERT_NOTIFICATIONS: &str = "insert into notifications \
     (event_id, rule, state, attempts, next_attempt_us, created_us) ";
@@ -154,11 +153,10 @@ impl Store {
     }
 }
 
-/// The insert of one pending notification per (new event, matching rule), due at once; `None`
-/// when no rule matches (then the batch runs no extra statement).
+/// The insert of `notifications` (of newly stored events), pending and due at once; `None`
+/// when there are none (then the batch runs no extra statement).
 pub(super) fn insert_notifications<'a, DB>(
-    new_events: &[(&'a NewEvent, i64)],
-    rules: &'a Rules,
+    notifications: &[PendingNotification<'a>],
 ) -> Option<QueryBuilder<'a, DB>>
 where
     DB: Database,
@@ -166,25 +164,17 @@ where
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
 {
-    let rows: Vec<(&str, &str, i64)> = new_events
-        .iter()
-        .flat_map(|(event, received_us)| {
-            rules
-                .matching(&event.event_type)
-                .map(move |rule| (event.id.as_str(), rule, *received_us))
-        })
-        .collect();
-    if rows.is_empty() {
+    if notifications.is_empty() {
         return None;
     }
     let mut insert = QueryBuilder::new(INSERT_NOTIFICATIONS);
-    insert.push_values(rows, |mut row, (event_id, rule, received_us)| {
-        row.push_bind(event_id)
-            .push_bind(rule)
+    insert.push_values(notifications, |mut row, notification| {
+        row.push_bind(notification.event_id)
+            .push_bind(notification.rule)
             .push_bind("pending")
             .push_bind(0_i32)
-            .push_bind(received_us)
-            .push_bind(received_us);
+            .push_bind(notification.due_us)
+            .push_bind(notification.due_us);
     });
     // Only newly inserted events get here, so a conflict means a row left by an event deleted
     // behind the service's back: keep it rather than fail the batch.

@@ -9,8 +9,9 @@
 //! the service analyzes its own tables once enough of their rows changed.
 
 use super::Store;
+use super::StoreError;
 use super::hours::{HOUR_US, floor_hour};
-use super::writer::is_deadlock;
+use super::is_deadlock;
 
 /// The tables whose statistics the read path's plans depend on.
 const ANALYZE: &str = "analyze events, event_stats, notifications";
@@ -43,7 +44,7 @@ impl Store {
     /// Folds the shards of the hourly totals of hours that ended before `before_us` into one
     /// row per type and hour (PostgreSQL; SQLite writes one shard only); answers the rows
     /// folded away. A deadlock with a writer or a prune leaves everything as it was.
-    pub async fn fold_hour_shards(&self, before_us: i64) -> Result<u64, sqlx::Error> {
+    pub async fn fold_hour_shards(&self, before_us: i64) -> Result<u64, StoreError> {
         let Self::Postgres(pool) = self else {
             return Ok(0);
         };
@@ -54,14 +55,14 @@ impl Store {
         {
             Ok(done) => Ok(done.rows_affected()),
             Err(err) if is_deadlock(&err) => Ok(0),
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         }
     }
 
     /// Analyzes the event tables when their statistics are stale and no autovacuum will do it;
     /// answers whether it did. A no-op on SQLite, whose plans for these queries do not depend
     /// on statistics.
-    pub async fn refresh_statistics_if_stale(&self) -> Result<bool, sqlx::Error> {
+    pub async fn refresh_statistics_if_stale(&self) -> Result<bool, StoreError> {
         let Self::Postgres(pool) = self else {
             return Ok(false);
         };

@@ -6,14 +6,15 @@
 //! writer connection for one short transaction and gives it back, so the group-commit writer
 //! takes turns with it.
 
+use super::StoreError;
 use std::collections::BTreeMap;
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::batch::{UPSERT_STATS, UPSERT_STATS_CONFLICT};
 use super::hours::{self, HourTotals, floor_hour};
+use super::is_deadlock;
 use super::rollup::{DAY_US, floor_day};
-use super::writer::is_deadlock;
 use super::{Store, on_pool, outbox};
 
 /// Events deleted per transaction.
@@ -44,7 +45,7 @@ type DayTotals = (i64, f64, f64, i64);
 impl Store {
     /// Deletes every event whose timestamp is before `cutoff_us`, type by type, oldest first,
     /// `PRUNE_BATCH` per transaction; answers how many were deleted.
-    pub async fn prune_older_than(&self, cutoff_us: i64) -> Result<u64, sqlx::Error> {
+    pub async fn prune_older_than(&self, cutoff_us: i64) -> Result<u64, StoreError> {
         let mut deleted = 0;
         for event_type in self.known_types().await? {
             loop {

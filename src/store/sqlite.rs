@@ -37,7 +37,7 @@ const WRITER_CACHE_KIB: &str = "-32768";
 const WRITER_STATEMENT_CACHE: usize = 600;
 
 /// What a 200 survives on SQLite (PostgreSQL always syncs its commits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Durability {
     /// Every commit is fsynced: an acknowledged event survives power loss.
     #[default]
@@ -51,7 +51,7 @@ pub enum Durability {
 pub async fn connect(
     options: SqliteConnectOptions,
     durability: Durability,
-) -> anyhow::Result<Store> {
+) -> Result<Store, sqlx::Error> {
     let in_memory = options
         .get_filename()
         .to_string_lossy()

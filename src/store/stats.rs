@@ -2,6 +2,7 @@
 //! whole days from the maintained daily totals, the partial days at the ends of the window
 //! from the events themselves (see `rollup`).
 
+use super::StoreError;
 use std::collections::BTreeMap;
 
 use sqlx::QueryBuilder;
@@ -69,7 +70,7 @@ impl Stats {
 
 impl Store {
     /// Statistics over events whose timestamp falls in `range`.
-    pub async fn stats(&self, range: TimeRange) -> Result<Stats, sqlx::Error> {
+    pub async fn stats(&self, range: TimeRange) -> Result<Stats, StoreError> {
         let split = rollup::split(range, rollup::DAY_US);
         let mut rows = Vec::new();
         if let Some(days) = split.whole {

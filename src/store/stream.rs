@@ -7,6 +7,7 @@
 //! the whole span up to the horizon was read, so the next position is the horizon itself: events
 //! the filters leave out are skipped once, not scanned again at every poll.
 
+use super::StoreError;
 use sqlx::QueryBuilder;
 
 use super::{Store, StoredEvent};
@@ -48,7 +49,7 @@ struct TxidRow {
 
 impl Store {
     /// The current end of the log: a stream starting here sends only events stored from now on.
-    pub async fn stream_end(&self) -> Result<Position, sqlx::Error> {
+    pub async fn stream_end(&self) -> Result<Position, StoreError> {
         match self {
             Self::Sqlite { reader, .. } => {
                 let seq = sqlx::query_scalar(SQLITE_HORIZON).fetch_one(reader).await?;
@@ -76,7 +77,7 @@ impl Store {
         filter: &StreamParams,
         after: &Position,
         limit: usize,
-    ) -> Result<StreamPage, sqlx::Error> {
+    ) -> Result<StreamPage, StoreError> {
         let limit = limit.max(1);
         match (self, after) {
             (Self::Sqlite { reader, .. }, Position::Seq(seq)) => {

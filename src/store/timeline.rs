@@ -4,6 +4,7 @@
 //! cost). A bucket (an hour or a day, from an origin on an hour boundary) is made of whole hours
 //! plus at most one partial hour at either end; `Timeline::assemble` adds up its parts.
 
+use super::StoreError;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::hours::{HOUR_US, floor_hour};
@@ -48,7 +49,7 @@ impl Store {
         &self,
         types: &[Vec<u8>],
         plan: &Plan,
-    ) -> Result<Vec<BucketRow>, sqlx::Error> {
+    ) -> Result<Vec<BucketRow>, StoreError> {
         let mut rows = Vec::new();
         for (source, range) in self.widened(types, parts(types, plan)).await? {
             rows.extend(on_pool!(self, read, pool => {
@@ -65,7 +66,7 @@ impl Store {
         &self,
         types: &[Vec<u8>],
         plan: &Plan,
-    ) -> Result<Vec<String>, sqlx::Error> {
+    ) -> Result<Vec<String>, StoreError> {
         let mut lines = Vec::new();
         for (source, range) in self.widened(types, parts(types, plan)).await? {
             match self {
@@ -91,7 +92,7 @@ impl Store {
         &self,
         types: &[Vec<u8>],
         range: TimeRange,
-    ) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    ) -> Result<Option<(i64, i64)>, StoreError> {
         if types.is_empty() {
             return Ok(None);
         }

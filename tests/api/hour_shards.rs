@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 
 use dash_events::event::parse_delivery;
-use dash_events::notify::Rules;
 use dash_events::store::{Durability, Store};
 
 use crate::backend::TestDb;
@@ -38,12 +37,7 @@ async fn folding_past_hours_keeps_their_totals_in_one_row_each(db: TestDb) {
             .collect();
         let events: Vec<_> = bodies.iter().map(|e| (e, 0_i64)).collect();
         store
-            .insert_batch(
-                &events,
-                (batch % 4) as i32,
-                &HashSet::new(),
-                &Rules::new(vec![]),
-            )
+            .insert_batch(&events, (batch % 4) as i32, &HashSet::new(), &[])
             .await
             .expect("insert");
     }

@@ -162,7 +162,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 /// A body of the benchmark's shape with a random type and id, saying it happened at `timestamp`.
 pub fn event_body(rng: &mut fastrand::Rng, timestamp: &str) -> String {
     let event_type = pick_type(rng);
-    let mut data = dash_events::send_test::sample_data(event_type, rng.u64(0..10_000));
+    let mut data = dash_events::commands::send_test::sample_data(event_type, rng.u64(0..10_000));
     // Real payloads carry prose (task, results); it brings the body to 300–800 bytes.
     let target = rng.usize(300..=800);
     let envelope = |data: &serde_json::Value| {

@@ -9,13 +9,28 @@ use chrono::Utc;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
-use crate::cli::{SendTestArgs, non_empty};
+use super::CommandError;
+use crate::config::Secret;
 use crate::event::format_time;
 use crate::signature::sign;
-use crate::startup::StartupError;
 
 /// The timestamp of events sent with `--id`: fixed, so that their content never changes.
 pub const CHOSEN_ID_TIME: &str = "2026-01-01T00:00:00Z";
+
+/// What to send, and where.
+#[derive(Debug, Clone)]
+pub struct SendTest {
+    /// The receiver's webhook endpoint.
+    pub url: String,
+    /// The key to sign with.
+    pub secret: Secret,
+    /// The event type to send.
+    pub event_type: String,
+    /// How many events.
+    pub count: u64,
+    /// This id every time instead of fresh UUIDs, e.g. to redeliver an event.
+    pub id: Option<String>,
+}
 
 /// What the answers of one run added up to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,10 +79,8 @@ impl fmt::Display for Summary {
 
 /// Sends `args.count` signed sample events and prints each answer, then the summary; fails if
 /// any answer was not 200.
-pub async fn run(args: SendTestArgs) -> Result<(), StartupError> {
-    let secret = non_empty(args.webhook_secret.clone()).ok_or_else(|| {
-        StartupError::config("no webhook secret: set WEBHOOK_SECRET (or --webhook-secret)")
-    })?;
+pub async fn run(args: SendTest) -> Result<(), CommandError> {
+    let secret = args.secret.expose();
     let client = reqwest::Client::new();
     let bar = progress_bar(args.count);
     let started = Instant::now();
@@ -82,7 +95,7 @@ pub async fn run(args: SendTestArgs) -> Result<(), StartupError> {
             }
         }
         .to_string();
-        let (status, line) = match deliver(&client, &args.url, &secret, body).await {
+        let (status, line) = match deliver(&client, &args.url, secret, body).await {
             Ok((status, answer)) => {
                 summary.count(Some(status), &answer);
                 (status.to_string(), answer)
@@ -100,11 +113,9 @@ pub async fn run(args: SendTestArgs) -> Result<(), StartupError> {
     summary.elapsed = started.elapsed();
     println!("{summary}");
     if summary.errors > 0 {
-        return Err(StartupError::Runtime(anyhow::anyhow!(
+        return Err(CommandError::failure(format!(
             "{} of {} deliveries to {} were not answered 200",
-            summary.errors,
-            summary.sent,
-            args.url
+            summary.errors, summary.sent, args.url
         )));
     }
     Ok(())

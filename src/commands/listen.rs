@@ -5,15 +5,15 @@ use std::net::SocketAddr;
 
 use tokio::net::TcpListener;
 
+use super::CommandError;
 use crate::config::Config;
-use crate::startup::StartupError;
 
 /// Resolves `config.listen`, refuses an open query API on a non-loopback address, and binds.
-pub async fn bind(config: &Config) -> Result<TcpListener, StartupError> {
+pub async fn bind(config: &Config) -> Result<TcpListener, CommandError> {
     let addrs = resolve(&config.listen).await?;
     if config.api_token.is_none() {
         if let Some(exposed) = addrs.iter().find(|addr| !addr.ip().is_loopback()) {
-            return Err(StartupError::config(format!(
+            return Err(CommandError::config(format!(
                 "refusing to serve the query API without a token on {exposed}, which is not loopback: \
                  set API_TOKEN (or --api-token), or listen on 127.0.0.1"
             )));
@@ -21,16 +21,16 @@ pub async fn bind(config: &Config) -> Result<TcpListener, StartupError> {
         tracing::warn!("no API_TOKEN set: the query API is open to anyone on this machine");
     }
     TcpListener::bind(addrs.as_slice()).await.map_err(|err| {
-        StartupError::Runtime(anyhow::anyhow!(
-            "cannot listen on {} (LISTEN_ADDR): {err}",
-            config.listen
-        ))
+        CommandError::failed(
+            format!("cannot listen on {} (LISTEN_ADDR)", config.listen),
+            err,
+        )
     })
 }
 
-async fn resolve(listen: &str) -> Result<Vec<SocketAddr>, StartupError> {
+async fn resolve(listen: &str) -> Result<Vec<SocketAddr>, CommandError> {
     let invalid = || {
-        StartupError::config(format!(
+        CommandError::config(format!(
             "LISTEN_ADDR={listen} is not a valid address: expected host:port, e.g. 127.0.0.1:3000"
         ))
     };

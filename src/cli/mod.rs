@@ -1,16 +1,21 @@
 //! The command line: `serve`, `migrate`, `send-test`, `verify`, `export` and `prune`, each option
 //! with the environment variable that also sets it (the flag wins). Turning these into a `Config`
-//! is where missing or empty values become configuration errors that name the variable to set.
+//! is where missing or empty values become configuration errors that name the variable to set,
+//! and `run` hands the plain values to the subcommand in `commands`. Only this module knows clap.
+
+mod notify;
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::{Config, Secret};
+pub use notify::{NotifyArgs, NotifyCommandArgs};
+
+use crate::commands::{self, CommandError, send_test::SendTest};
+use crate::config::{Config, ConfigError, Secret};
 use crate::limits::{self, Limits};
-pub use crate::notify::options::{NotifyArgs, NotifyCommandArgs};
+use crate::query::ListParams;
 use crate::retention::{self, Retention};
-use crate::startup::StartupError;
 use crate::store::Durability;
 
 /// The default SQLite file, relative to the working directory.
@@ -57,6 +62,32 @@ pub enum Command {
     Notify(NotifyCommandArgs),
 }
 
+/// Runs the chosen subcommand to completion.
+pub async fn run(command: Command) -> Result<(), CommandError> {
+    match command {
+        Command::Serve(args) => commands::serve::run(args.into_config()?).await,
+        Command::Migrate(args) => commands::migrate::run(&args.database_url).await,
+        Command::SendTest(args) => commands::send_test::run(args.into_send_test()?).await,
+        Command::Verify(args) => {
+            let secrets = args.secrets()?;
+            commands::verify::run(&args.database.database_url, &secrets).await
+        }
+        Command::Export(args) => {
+            let params = args.params()?;
+            let output = args.output.as_deref();
+            commands::export::run(&args.database.database_url, params, output).await
+        }
+        Command::Prune(args) => {
+            let retention = args.retention()?;
+            commands::prune::run(&args.database.database_url, retention).await
+        }
+        Command::Notify(args) => {
+            let database_url = args.database.database_url.clone();
+            commands::notify::run(&database_url, args.settings()?).await
+        }
+    }
+}
+
 /// Where the events are stored.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
@@ -87,8 +118,8 @@ pub struct ServeArgs {
     pub max_body_bytes: usize,
     /// SQLite only: `full` syncs every commit (a 200 survives power loss); `normal` survives a
     /// crash of the process, not of the machine.
-    #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = Durability::Full)]
-    pub sqlite_synchronous: Durability,
+    #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full)]
+    pub sqlite_synchronous: SqliteSynchronous,
     #[command(flatten)]
     pub retention: RetentionArgs,
     /// How often the retention window is enforced, in ms (hidden: for tests; operators keep
@@ -104,6 +135,24 @@ pub struct ServeArgs {
     pub notify_worker: bool,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// `SQLITE_SYNCHRONOUS`: the values of `Durability`, as the command line spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSynchronous {
+    /// Every commit is fsynced.
+    Full,
+    /// The WAL is synced only at checkpoints.
+    Normal,
+}
+
+impl From<SqliteSynchronous> for Durability {
+    fn from(value: SqliteSynchronous) -> Self {
+        match value {
+            SqliteSynchronous::Full => Self::Full,
+            SqliteSynchronous::Normal => Self::Normal,
+        }
+    }
 }
 
 /// How long events are kept.
@@ -145,10 +194,10 @@ pub struct PruneArgs {
 
 impl PruneArgs {
     /// The retention window to enforce; `prune` without one is a configuration error.
-    pub fn retention(&self) -> Result<Retention, StartupError> {
+    pub fn retention(&self) -> Result<Retention, ConfigError> {
         let value = self.retention.retention_days.as_deref();
         Retention::parse(value, retention::PRUNE_INTERVAL)?.ok_or_else(|| {
-            StartupError::config("no retention window: set RETENTION_DAYS (or --retention-days)")
+            ConfigError::new("no retention window: set RETENTION_DAYS (or --retention-days)")
         })
     }
 }
@@ -230,14 +279,58 @@ pub struct VerifyArgs {
     pub webhook_secret_previous: Option<String>,
 }
 
+impl ExportArgs {
+    /// The filters, parsed exactly as the query string of `GET /events/export`.
+    pub fn params(&self) -> Result<ListParams, ConfigError> {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        for event_type in &self.types {
+            query.append_pair("type", event_type);
+        }
+        for (name, value) in [("since", &self.since), ("until", &self.until)] {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        ListParams::parse_export(Some(&query.finish()))
+            .map_err(|err| ConfigError::new(format!("--{err}")))
+    }
+}
+
+impl SendTestArgs {
+    /// What to send; without a secret nothing can be signed.
+    pub fn into_send_test(self) -> Result<SendTest, ConfigError> {
+        Ok(SendTest {
+            secret: required_secret(self.webhook_secret)?,
+            url: self.url,
+            event_type: self.event_type,
+            count: self.count,
+            id: self.id,
+        })
+    }
+}
+
+impl VerifyArgs {
+    /// The keys a stored signature may match, current first.
+    pub fn secrets(&self) -> Result<Vec<Secret>, ConfigError> {
+        let current = required_secret(self.webhook_secret.clone())?;
+        let previous = non_empty(self.webhook_secret_previous.clone()).map(Secret::new);
+        Ok(std::iter::once(current).chain(previous).collect())
+    }
+}
+
+/// `WEBHOOK_SECRET`, which `serve`, `verify` and `send-test` cannot do without.
+fn required_secret(value: Option<String>) -> Result<Secret, ConfigError> {
+    non_empty(value).map(Secret::new).ok_or_else(|| {
+        ConfigError::new("no webhook secret: set WEBHOOK_SECRET (or --webhook-secret)")
+    })
+}
+
 impl ServeArgs {
     /// Validates the options into a `Config`.
-    pub fn into_config(self) -> Result<Config, StartupError> {
-        let webhook_secret = non_empty(self.webhook_secret).ok_or_else(|| {
-            StartupError::config("no webhook secret: set WEBHOOK_SECRET (or --webhook-secret)")
-        })?;
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let webhook_secret = required_secret(self.webhook_secret)?;
         if self.max_body_bytes == 0 {
-            return Err(StartupError::config("MAX_BODY_BYTES must be at least 1"));
+            return Err(ConfigError::new("MAX_BODY_BYTES must be at least 1"));
         }
         let retention = Retention::parse(
             self.retention.retention_days.as_deref(),
@@ -247,11 +340,11 @@ impl ServeArgs {
         Ok(Config {
             database_url: self.database.database_url,
             listen: self.listen,
-            webhook_secret: Secret::new(webhook_secret),
+            webhook_secret,
             webhook_secret_previous: non_empty(self.webhook_secret_previous).map(Secret::new),
             api_token: non_empty(self.api_token).map(Secret::new),
             max_body_bytes: self.max_body_bytes,
-            sqlite_synchronous: self.sqlite_synchronous,
+            sqlite_synchronous: self.sqlite_synchronous.into(),
             retention,
             notify,
             limits: self.limits.into_limits(),
@@ -281,7 +374,6 @@ mod tests {
             panic!("expected serve");
         };
         let err = args.into_config().expect_err("empty secret refused");
-        assert_eq!(err.exit_code(), 2);
         assert!(err.to_string().contains("WEBHOOK_SECRET"));
     }
 

@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 
-use super::{InsertOutcome, Store, StoreError};
+use super::notifications_of;
 use crate::event::NewEvent;
 use crate::notify::Outbox;
+use crate::store::{InsertOutcome, Store, StoreError};
 
 /// How many requests may wait in the queue before new ones wait to enter it.
 const QUEUE_CAPACITY: usize = 8192;
@@ -20,6 +21,16 @@ const QUEUE_CAPACITY: usize = 8192;
 const GATHER_ROUNDS: usize = 4;
 /// How often a batch is retried after a deadlock between receivers sharing one database.
 const DEADLOCK_RETRIES: usize = 3;
+
+/// Events per transaction: large enough that one fsync covers a burst from many connections.
+const MAX_BATCH: usize = 256;
+/// Longest a delivery waits for its commit before answering 503.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent batch commits per receiver on PostgreSQL; the other connections serve queries.
+const POSTGRES_WRITERS: usize = 4;
+/// Rows each day's totals are spread over on PostgreSQL, so that concurrent batches (from this
+/// receiver's writers and from other receivers) rarely wait on the same row lock.
+const POSTGRES_STAT_SHARDS: i32 = 16;
 
 /// How the writers batch.
 #[derive(Debug, Clone, Copy)]
@@ -32,6 +43,24 @@ pub struct WriterSettings {
     pub stat_shards: i32,
     /// Longest a request waits for its commit before answering 503.
     pub write_timeout: Duration,
+}
+
+impl WriterSettings {
+    /// How the group-commit writers batch on `store`'s backend: SQLite has one writer (it
+    /// serialises writes anyway); PostgreSQL overlaps several commits.
+    pub fn for_store(store: &Store) -> Self {
+        let (writers, stat_shards) = if store.is_sqlite() {
+            (1, 1)
+        } else {
+            (POSTGRES_WRITERS, POSTGRES_STAT_SHARDS)
+        };
+        Self {
+            max_batch: MAX_BATCH,
+            writers,
+            stat_shards,
+            write_timeout: WRITE_TIMEOUT,
+        }
+    }
 }
 
 struct Pending {
@@ -217,14 +246,15 @@ async fn insert_with_retries(
     known_types: &HashSet<Vec<u8>>,
     outbox: &Outbox,
 ) -> Result<Vec<InsertOutcome>, StoreError> {
+    let notifications = notifications_of(events, &outbox.rules);
     let mut attempt = 0;
     loop {
         match store
-            .insert_batch(events, shard, known_types, &outbox.rules)
+            .insert_batch(events, shard, known_types, &notifications)
             .await
         {
-            Err(err) if attempt < DEADLOCK_RETRIES && is_deadlock(&err) => attempt += 1,
-            result => return result.map_err(StoreError::from),
+            Err(err) if attempt < DEADLOCK_RETRIES && err.is_deadlock() => attempt += 1,
+            result => return result,
         }
     }
 }
@@ -245,12 +275,4 @@ fn answer_all(batch: &mut Vec<Pending>, result: Result<Vec<InsertOutcome>, Store
             }
         }
     }
-}
-
-/// Two receivers inserting overlapping ids (or a prune and a batch) can deadlock in PostgreSQL;
-/// the transaction is safe to retry.
-pub(super) fn is_deadlock(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|db| db.code())
-        .is_some_and(|code| code == "40P01" || code == "40001")
 }

@@ -8,12 +8,11 @@ use std::io::Write;
 
 use bytes::Bytes;
 
-use crate::cli::{VerifyArgs, non_empty};
+use super::CommandError;
 use crate::config::Secret;
 use crate::event::parse_delivery;
 use crate::signature::matches_digest;
-use crate::startup::StartupError;
-use crate::store::{Durability, Store, StoredRow, redact};
+use crate::store::{Durability, Store, StoreError, StoredRow, redact};
 
 /// Rows read at once; memory stays at about this many bodies.
 const CHUNK: u32 = 500;
@@ -43,38 +42,29 @@ pub enum Verdict {
 }
 
 /// Runs the subcommand: 0 when every row matches, 1 when one does not, 2 for configuration.
-pub async fn run(args: VerifyArgs) -> Result<(), StartupError> {
-    let secret = non_empty(args.webhook_secret).ok_or_else(|| {
-        StartupError::config("no webhook secret: set WEBHOOK_SECRET (or --webhook-secret)")
-    })?;
-    let previous = non_empty(args.webhook_secret_previous);
-    let secrets: Vec<Secret> = std::iter::once(secret)
-        .chain(previous)
-        .map(Secret::new)
-        .collect();
-    let url = &args.database.database_url;
+/// `secrets` are the keys a signature may match, current first.
+pub async fn run(url: &str, secrets: &[Secret]) -> Result<(), CommandError> {
     let store = Store::connect(url, Durability::default()).await?;
     let result = check_all(&store, &secrets.iter().collect::<Vec<_>>()).await;
     store.close().await;
     let summary = result.map_err(|err| {
-        anyhow::Error::new(err).context(format!("cannot read the events at {}", redact(url)))
+        CommandError::failed(format!("cannot read the events at {}", redact(url)), err)
     })?;
     println!(
         "checked {} events: {} ok, {} mismatched, {} without signature (stored before signatures were kept)",
         summary.checked, summary.ok, summary.mismatched, summary.unsigned
     );
     if summary.mismatched > 0 {
-        return Err(StartupError::Runtime(anyhow::anyhow!(
+        return Err(CommandError::failure(format!(
             "{} of {} events do not match their signed bodies",
-            summary.mismatched,
-            summary.checked
+            summary.mismatched, summary.checked
         )));
     }
     Ok(())
 }
 
 /// Checks every row, in id order, printing one line per row that does not match.
-async fn check_all(store: &Store, secrets: &[&Secret]) -> Result<Summary, sqlx::Error> {
+async fn check_all(store: &Store, secrets: &[&Secret]) -> Result<Summary, StoreError> {
     let mut summary = Summary::default();
     let mut after = String::new();
     let mut out = std::io::stdout().lock();
