@@ -1,8 +1,10 @@
 //! `AppError`, the one error type of the HTTP layer, and the only place where an error becomes a
 //! status code. Every error answer is `{"error": "<what is wrong>"}`. A database that cannot be
 //! reached or written answers 503 with `Retry-After`, so Dash retries rather than dropping; a
-//! database error that a retry cannot mend (a rejected statement, a value that does not decode)
-//! is a bug and answers 500, so that it is seen instead of retried forever.
+//! read that fails for a reason a retry cannot mend (a rejected statement, a value that does not
+//! decode) is a bug and answers 500, so that it is seen instead of retried forever. A delivery
+//! whose commit fails answers 503 whatever the cause (`commit_failed`): a 200 means committed,
+//! and anything else must leave Dash retrying, never dropping.
 
 use std::time::Duration;
 
@@ -77,6 +79,18 @@ impl AppError {
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+impl AppError {
+    /// A delivery whose commit failed. Whatever the cause, the answer is 503: the event is not
+    /// stored, and Dash must send it again rather than drop it. A cause a retry cannot mend (a
+    /// schema changed behind the service's back) is still logged as one, so it is seen.
+    pub fn commit_failed(err: StoreError) -> Self {
+        if !err.is_transient() {
+            tracing::error!(error = ?err, "a commit failed for a reason a retry will not mend");
+        }
+        Self::Unavailable(err)
     }
 }
 

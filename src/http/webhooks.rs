@@ -72,7 +72,7 @@ pub async fn receive_webhook(State(state): State<AppState>, request: Request) ->
         }
         Err(err) => {
             state.metrics.rejected("unavailable");
-            AppError::from(err).into_response()
+            AppError::commit_failed(err).into_response()
         }
     }
 }

@@ -95,13 +95,18 @@ fn is_transient_database_error(db: &dyn DatabaseError) -> bool {
     }
 }
 
-/// PostgreSQL: connection exceptions (08), transaction rollbacks such as deadlocks and
-/// serialization failures (40), insufficient resources such as a full disk or too many
-/// connections (53), operator intervention such as a shutdown or a cancelled statement (57),
-/// a lock not available (55P03), a read-only transaction on a standby (25006), and system
-/// errors such as I/O (58).
+/// PostgreSQL: the classes about the connection and the server rather than the statement:
+/// connection exceptions (08), a refused login (28), a database that does not exist (yet) (3D),
+/// transaction rollbacks such as deadlocks and serialization failures (40), insufficient
+/// resources such as a full disk or too many connections (53), an object not in the state
+/// needed, such as a database not accepting connections or a lock not available (55), operator
+/// intervention such as a shutdown or a cancelled statement (57), system errors such as I/O
+/// (58), and a read-only transaction on a standby (25006).
 fn is_transient_sqlstate(code: &str) -> bool {
-    matches!(&code[..2], "08" | "40" | "53" | "57" | "58") || code == "55P03" || code == "25006"
+    matches!(
+        code.get(..2),
+        Some("08" | "28" | "3D" | "40" | "53" | "55" | "57" | "58")
+    ) || code == "25006"
 }
 
 /// SQLite: the primary result code (the low byte of an extended code). BUSY (5), LOCKED (6),
@@ -126,8 +131,8 @@ mod tests {
     #[test]
     fn postgres_codes_of_the_machine_are_transient_and_rejections_are_bugs() {
         for code in [
-            "08006", "40P01", "40001", "53100", "53300", "57P01", "57014", "55P03", "25006",
-            "58030",
+            "08006", "28P01", "3D000", "40P01", "40001", "53100", "53300", "55000", "55P03",
+            "57P01", "57014", "25006", "58030",
         ] {
             assert!(is_transient_sqlstate(code), "{code}");
         }
