@@ -124,4 +124,38 @@ mod tests {
             assert_eq!(Position::decode(text), Err(BadPosition), "{text:?}");
         }
     }
+
+    /// Positions made before the shared token codec: the same text encodes and decodes the same.
+    #[test]
+    fn known_positions_are_pinned() {
+        let cases = [
+            (Position::Seq(0), "s0"),
+            (Position::Seq(i64::MAX), "s9223372036854775807"),
+            (
+                Position::Txid {
+                    txid: 7,
+                    id: String::new(),
+                },
+                "p7.",
+            ),
+            (
+                Position::Txid {
+                    txid: 123_456,
+                    id: "évènement:1/x?y".into(),
+                },
+                "p123456.w6l2w6huZW1lbnQ6MS94P3k",
+            ),
+            (
+                Position::Txid {
+                    txid: u64::MAX,
+                    id: "evt-7".into(),
+                },
+                "p18446744073709551615.ZXZ0LTc",
+            ),
+        ];
+        for (position, text) in cases {
+            assert_eq!(position.encode(), text);
+            assert_eq!(Position::decode(text), Ok(position));
+        }
+    }
 }
