@@ -6,8 +6,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -18,6 +16,7 @@ use crate::event::format_micros;
 use crate::query::{BadParam, pairs};
 use crate::retention::now_us;
 use crate::store::{NotificationFilter, NotificationRow, Revival};
+use crate::token;
 
 /// Largest page.
 const MAX_LIMIT: u32 = 500;
@@ -183,18 +182,16 @@ fn parse_limit(value: &str) -> Result<u32, BadParam> {
         })
 }
 
-/// The cursor is the last id of the page, opaque (base64url of `n<id>`).
+/// The cursor is the last id of the page, `n<id>` made opaque by the shared codec (`token`).
 fn encode_cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("n{id}"))
+    token::encode(format!("n{id}"))
 }
 
 fn decode_cursor(text: &str) -> Result<i64, BadParam> {
     let bad = || BadParam("cursor: not a cursor of this endpoint".into());
-    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-    let digits = std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|t| t.strip_prefix('n'))
-        .ok_or_else(bad)?;
+    let text = token::decode_text(text).map_err(|_| bad())?;
+    let digits = text.strip_prefix('n').ok_or_else(bad)?;
+    // `i64`'s own parsing, as these cursors have always been read.
     digits
         .parse()
         .ok()
