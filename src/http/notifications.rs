@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::event::format_micros;
 use crate::query::notifications::encode_cursor;
 use crate::retention::now_us;
-use crate::store::{NotificationFilter, NotificationRow, Revival};
+use crate::store::{NotificationFilter, NotificationRow, NotificationState, Revival};
 
 /// One notification.
 #[derive(Debug, Serialize, ToSchema)]
@@ -133,12 +133,13 @@ fn render(state: &AppState, row: NotificationRow) -> Notification {
             .event_type
             .map(|t| String::from_utf8_lossy(&t).into_owned()),
         target,
-        next_attempt_at: (row.state == "pending").then(|| format_micros(row.next_attempt_us)),
+        next_attempt_at: (row.state == NotificationState::Pending)
+            .then(|| format_micros(row.next_attempt_us)),
         created_at: format_micros(row.created_us),
         sent_at: row.sent_us.map(format_micros),
         event_id: row.event_id,
         rule: row.rule,
-        state: row.state,
+        state: row.state.as_str().to_owned(),
         attempts: row.attempts,
         last_error: row.last_error,
     }

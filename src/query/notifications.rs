@@ -3,14 +3,13 @@
 //! shared codec, `token`). Other parameters are ignored, as on `GET /events`.
 
 use super::{BadParam, bad, pairs, whole_number_up_to};
-use crate::store::NotificationFilter;
+use crate::store::{NotificationFilter, NotificationState};
 use crate::token;
 
 /// Largest page.
 pub const MAX_LIMIT: u32 = 500;
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: u32 = 100;
-const STATES: [&str; 3] = ["pending", "sent", "dead"];
 
 impl NotificationFilter {
     /// Parses the raw query string of `GET /notifications`.
@@ -22,8 +21,7 @@ impl NotificationFilter {
         };
         for (key, value) in pairs(query) {
             match key.as_str() {
-                "state" if STATES.contains(&value.as_str()) => filter.state = Some(value),
-                "state" => return Err(bad("state: must be pending, sent or dead")),
+                "state" => filter.state = Some(parse_state(&value)?),
                 "limit" => filter.limit = parse_limit(&value)?,
                 "cursor" => filter.before_id = Some(decode_cursor(&value)?),
                 _ => {}
@@ -50,6 +48,12 @@ fn decode_cursor(text: &str) -> Result<i64, BadParam> {
         .ok_or_else(refused)
 }
 
+fn parse_state(value: &str) -> Result<NotificationState, BadParam> {
+    value
+        .parse()
+        .map_err(|_| bad("state: must be pending, sent or dead"))
+}
+
 fn parse_limit(value: &str) -> Result<u32, BadParam> {
     whole_number_up_to(value, MAX_LIMIT).ok_or_else(|| {
         bad(format!(
@@ -69,7 +73,10 @@ mod tests {
     #[test]
     fn parameters_parse_and_bad_ones_name_themselves() {
         let filter = parse_filter(Some("state=dead&limit=5&other=x")).unwrap();
-        assert_eq!((filter.state.as_deref(), filter.limit), (Some("dead"), 5));
+        assert_eq!(
+            (filter.state, filter.limit),
+            (Some(NotificationState::Dead), 5)
+        );
         let cursor = encode_cursor(42);
         let filter = parse_filter(Some(&format!("cursor={cursor}"))).unwrap();
         assert_eq!(filter.before_id, Some(42));

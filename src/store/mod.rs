@@ -27,7 +27,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
-pub use notifications::{NotificationFilter, NotificationRow, OutboxCounts};
+pub use notifications::{
+    NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,
+};
 pub use outbox::{AttemptResult, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
 pub use prune::PRUNE_BATCH;

@@ -6,7 +6,7 @@
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
-use super::notifications::{NotificationRow, SELECT_ONE};
+use super::notifications::{NotificationRow, NotificationState, SELECT_ONE};
 use super::{Store, on_pool};
 use crate::event::NewEvent;
 use crate::notify::Rules;
@@ -144,7 +144,7 @@ impl Store {
                 let row = sqlx::query_as(SELECT_ONE).bind(id).fetch_one(&mut *tx).await?;
                 Revival::Revived(row)
             } else {
-                let state: Option<String> =
+                let state: Option<NotificationState> =
                     sqlx::query_scalar(SELECT_STATE).bind(id).fetch_optional(&mut *tx).await?;
                 if state.is_some() { Revival::NotDead } else { Revival::NotFound }
             };
@@ -165,6 +165,7 @@ where
     i32: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
+    NotificationState: Encode<'a, DB> + Type<DB>,
 {
     let rows: Vec<(&str, &str, i64)> = new_events
         .iter()
@@ -181,7 +182,7 @@ where
     insert.push_values(rows, |mut row, (event_id, rule, received_us)| {
         row.push_bind(event_id)
             .push_bind(rule)
-            .push_bind("pending")
+            .push_bind(NotificationState::Pending)
             .push_bind(0_i32)
             .push_bind(received_us)
             .push_bind(received_us);
@@ -205,4 +206,24 @@ where
     }
     delete.push(")");
     delete
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::notifications::tests::assert_only_states_quoted;
+
+    #[test]
+    fn the_statements_name_only_known_states() {
+        for sql in [
+            CLAIM_PG,
+            CLAIM_SQLITE,
+            MARK_SENT,
+            MARK_PENDING,
+            MARK_DEAD,
+            REVIVE_DEAD,
+        ] {
+            assert_only_states_quoted(sql);
+        }
+    }
 }
