@@ -131,7 +131,7 @@ impl Rules {
 /// A field of a rule as given: the expected type, something else, or nothing. Reading a rule
 /// never fails on a field's value, so no message ever quotes one (a value may be a URL); what is
 /// wrong with it is judged afterwards, in the order the messages name the fields.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(untagged)]
 enum Given<T> {
     /// The expected type.
@@ -139,14 +139,9 @@ enum Given<T> {
     /// Any other JSON value (`null` included).
     Invalid(IgnoredAny),
     /// The field is not there.
+    #[default]
     #[serde(skip_deserializing)]
     Absent,
-}
-
-impl<T> Default for Given<T> {
-    fn default() -> Self {
-        Self::Absent
-    }
 }
 
 impl<T> Given<T> {
