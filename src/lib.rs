@@ -19,7 +19,8 @@
 //! | support | `metrics`, `telemetry` | the Prometheus registry; logging |
 //!
 //! Without the default `server` feature only the pure core is built (`secret`, `signature`,
-//! `event`, `cursor`, `query`): what the fuzz targets exercise, without the server's dependencies.
+//! `event`, `token`, `cursor`, `query`): what the fuzz targets exercise, without the server's
+//! dependencies.
 
 // The pure core, built with or without the `server` feature.
 pub mod cursor;
@@ -27,6 +28,7 @@ pub mod event;
 pub mod query;
 pub mod secret;
 pub mod signature;
+pub mod token;
 
 // The service (the default `server` feature).
 #[cfg(feature = "server")]

@@ -1,10 +1,9 @@
 //! The position of `GET /events/stream`, sent as each message's SSE `id:` and read back from
 //! `Last-Event-ID`. Opaque to clients; what it holds depends on the backend (see the 0002
 //! migrations): SQLite's commit-ordered `seq` (`s<seq>`), or PostgreSQL's inserting transaction
-//! and the event id (`p<txid>.<base64url id>`). A stream returns the events strictly after it.
+//! and the event id (`p<txid>.<id>`, the id made opaque by the shared codec, `token`). A stream returns the events strictly after it.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use crate::token::{self, BadToken};
 
 /// Where a stream stands: every event at or before it has been sent (or filtered out).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,51 +20,35 @@ pub enum Position {
     },
 }
 
-/// The text was not a position this service produced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BadPosition;
-
 impl Position {
     /// The opaque text sent as the SSE `id:`. Only ASCII letters, digits, `-`, `_` and `.`, so
     /// it is safe on an SSE line and in a header.
     pub fn encode(&self) -> String {
         match self {
             Self::Seq(seq) => format!("s{seq}"),
-            Self::Txid { txid, id } => format!("p{txid}.{}", URL_SAFE_NO_PAD.encode(id)),
+            Self::Txid { txid, id } => format!("p{txid}.{}", token::encode(id)),
         }
     }
 
     /// Reads back a position produced by `encode`.
-    pub fn decode(text: &str) -> Result<Self, BadPosition> {
+    pub fn decode(text: &str) -> Result<Self, BadToken> {
         if let Some(seq) = text.strip_prefix('s') {
-            return digits(seq)
-                .and_then(|seq| seq.parse().ok())
-                .map(Self::Seq)
-                .ok_or(BadPosition);
+            return token::digits(seq).map(Self::Seq);
         }
-        let rest = text.strip_prefix('p').ok_or(BadPosition)?;
-        let (txid, id) = rest.split_once('.').ok_or(BadPosition)?;
-        let txid = digits(txid)
-            .and_then(|t| t.parse().ok())
-            .ok_or(BadPosition)?;
-        let id = URL_SAFE_NO_PAD.decode(id).map_err(|_| BadPosition)?;
-        let id = String::from_utf8(id).map_err(|_| BadPosition)?;
-        // Stored ids never hold control characters, so a position with one was not made here.
-        if id.chars().any(char::is_control) {
-            return Err(BadPosition);
-        }
+        let rest = text.strip_prefix('p').ok_or(BadToken)?;
+        let (txid, id) = rest.split_once('.').ok_or(BadToken)?;
+        let txid = token::digits(txid)?;
+        let id = token::decode_text(id)?;
+        token::check_id(&id)?;
         Ok(Self::Txid { txid, id })
     }
-}
-
-/// `text` if it is a non-empty run of ASCII digits (no sign, no space: one spelling per value).
-fn digits(text: &str) -> Option<&str> {
-    (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then_some(text)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     #[test]
     fn positions_round_trip() {
@@ -121,7 +104,41 @@ mod tests {
             &control,
             &not_utf8,
         ] {
-            assert_eq!(Position::decode(text), Err(BadPosition), "{text:?}");
+            assert_eq!(Position::decode(text), Err(BadToken), "{text:?}");
+        }
+    }
+
+    /// Positions made before the shared token codec: the same text encodes and decodes the same.
+    #[test]
+    fn known_positions_are_pinned() {
+        let cases = [
+            (Position::Seq(0), "s0"),
+            (Position::Seq(i64::MAX), "s9223372036854775807"),
+            (
+                Position::Txid {
+                    txid: 7,
+                    id: String::new(),
+                },
+                "p7.",
+            ),
+            (
+                Position::Txid {
+                    txid: 123_456,
+                    id: "évènement:1/x?y".into(),
+                },
+                "p123456.w6l2w6huZW1lbnQ6MS94P3k",
+            ),
+            (
+                Position::Txid {
+                    txid: u64::MAX,
+                    id: "evt-7".into(),
+                },
+                "p18446744073709551615.ZXZ0LTc",
+            ),
+        ];
+        for (position, text) in cases {
+            assert_eq!(position.encode(), text);
+            assert_eq!(Position::decode(text), Ok(position));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `GET /stats/timeline`: events per type and cost per time bucket, for the web page's charts.
-//! The parameters, the bucket arithmetic and the assembly of the answer are pure; the counting
-//! itself is one grouped query in the database (`store::timeline`).
+//! The bucket arithmetic and the assembly of the answer are pure; the parameters are read by
+//! `query` (`TimelineParams`, re-exported here), and the counting itself is one grouped query in
+//! the database (`store::timeline`).
 //!
 //! Buckets are whole UTC hours or days. The first starts at the hour (day) holding `since`, the
 //! last holds the instant just before `until`, so the first and last may count only part of their
@@ -9,7 +10,8 @@
 use std::collections::BTreeMap;
 
 use crate::event::format_micros;
-use crate::query::{BadParam, TimeRange, bad, pairs, parse_type_filter};
+pub use crate::query::TimelineParams;
+use crate::query::{BadParam, TimeRange, bad};
 
 /// Most buckets one answer holds; a wider range must use a larger bucket or be narrowed.
 pub const MAX_BUCKETS: i64 = 2000;
@@ -38,44 +40,6 @@ impl Width {
             Self::Hour => "hour",
             Self::Day => "day",
         }
-    }
-}
-
-/// The parameters of `GET /stats/timeline`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TimelineParams {
-    /// Only these types; empty means all.
-    pub types: Vec<String>,
-    /// `since` / `until` as given; an absent bound is `TimeRange::ALL`'s.
-    pub range: TimeRange,
-    /// The bucket width, `hour` unless given.
-    pub width: Width,
-}
-
-impl TimelineParams {
-    /// Parses the raw query string.
-    pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
-        let mut width = Width::Hour;
-        for (key, value) in pairs(query) {
-            if key == "bucket" {
-                width = match value.as_str() {
-                    "hour" => Width::Hour,
-                    "day" => Width::Day,
-                    _ => return Err(bad("bucket: expected hour or day")),
-                };
-            }
-        }
-        Ok(Self {
-            types: parse_type_filter(query)?,
-            range: TimeRange::parse(query)?,
-            width,
-        })
-    }
-
-    /// Whether both bounds were given (otherwise they are read from the events).
-    pub fn bounded(&self) -> bool {
-        self.range.since_us != TimeRange::ALL.since_us
-            && self.range.until_us != TimeRange::ALL.until_us
     }
 }
 
@@ -244,26 +208,6 @@ mod tests {
         assert!(err.0.starts_with("bucket:"), "{}", err.0);
         assert!(Plan::new(Width::Hour, range(0, MAX_BUCKETS * HOUR)).is_ok());
         assert!(Plan::new(Width::Day, TimeRange::ALL).is_err());
-    }
-
-    #[test]
-    fn parameters_parse_and_bad_ones_are_named() {
-        let params =
-            TimelineParams::parse(Some("bucket=day&type=b,a&since=1970-01-01T00:00:00Z")).unwrap();
-        assert_eq!(params.width, Width::Day);
-        assert_eq!(params.types, ["a", "b"]);
-        assert_eq!(params.range.since_us, 0);
-        assert!(!params.bounded());
-        assert_eq!(TimelineParams::parse(None).unwrap().width, Width::Hour);
-        for (query, name) in [
-            ("bucket=week", "bucket"),
-            ("bucket=", "bucket"),
-            ("until=x", "until"),
-            ("type=", "type"),
-        ] {
-            let err = TimelineParams::parse(Some(query)).unwrap_err();
-            assert!(err.0.starts_with(name), "{query}: {}", err.0);
-        }
     }
 
     #[test]

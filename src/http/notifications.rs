@@ -6,8 +6,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,14 +14,8 @@ use super::openapi::ErrorBody;
 use crate::clock::now_us;
 use crate::error::AppError;
 use crate::event::format_micros;
-use crate::query::{BadParam, pairs};
-use crate::store::{NotificationFilter, NotificationRow, Revival};
-
-/// Largest page.
-const MAX_LIMIT: u32 = 500;
-/// Page size when `limit` is absent.
-const DEFAULT_LIMIT: u32 = 100;
-const STATES: [&str; 3] = ["pending", "sent", "dead"];
+use crate::query::notifications::encode_cursor;
+use crate::store::{NotificationFilter, NotificationRow, NotificationState, Revival};
 
 /// One notification.
 #[derive(Debug, Serialize, ToSchema)]
@@ -84,7 +76,7 @@ pub async fn list_notifications(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<NotificationPage>, AppError> {
-    let filter = parse_filter(query.as_deref())?;
+    let filter = NotificationFilter::parse(query.as_deref())?;
     let mut rows = state.store.list_notifications(&filter).await?;
     let next_cursor = (rows.len() > filter.limit as usize).then(|| {
         rows.truncate(filter.limit as usize);
@@ -141,90 +133,14 @@ fn render(state: &AppState, row: NotificationRow) -> Notification {
             .event_type
             .map(|t| String::from_utf8_lossy(&t).into_owned()),
         target,
-        next_attempt_at: (row.state == "pending").then(|| format_micros(row.next_attempt_us)),
+        next_attempt_at: (row.state == NotificationState::Pending)
+            .then(|| format_micros(row.next_attempt_us)),
         created_at: format_micros(row.created_us),
         sent_at: row.sent_us.map(format_micros),
         event_id: row.event_id,
         rule: row.rule,
-        state: row.state,
+        state: row.state.as_str().to_owned(),
         attempts: row.attempts,
         last_error: row.last_error,
-    }
-}
-
-/// Parses `state`, `limit` and `cursor`; other parameters are ignored, as on `GET /events`.
-fn parse_filter(query: Option<&str>) -> Result<NotificationFilter, BadParam> {
-    let mut filter = NotificationFilter {
-        state: None,
-        limit: DEFAULT_LIMIT,
-        before_id: None,
-    };
-    for (key, value) in pairs(query) {
-        match key.as_str() {
-            "state" if STATES.contains(&value.as_str()) => filter.state = Some(value),
-            "state" => return Err(BadParam("state: must be pending, sent or dead".into())),
-            "limit" => filter.limit = parse_limit(&value)?,
-            "cursor" => filter.before_id = Some(decode_cursor(&value)?),
-            _ => {}
-        }
-    }
-    Ok(filter)
-}
-
-fn parse_limit(value: &str) -> Result<u32, BadParam> {
-    value
-        .parse()
-        .ok()
-        .filter(|n| (1..=MAX_LIMIT).contains(n))
-        .ok_or_else(|| {
-            BadParam(format!(
-                "limit: must be a whole number from 1 to {MAX_LIMIT}"
-            ))
-        })
-}
-
-/// The cursor is the last id of the page, opaque (base64url of `n<id>`).
-fn encode_cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("n{id}"))
-}
-
-fn decode_cursor(text: &str) -> Result<i64, BadParam> {
-    let bad = || BadParam("cursor: not a cursor of this endpoint".into());
-    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
-    let digits = std::str::from_utf8(&bytes)
-        .ok()
-        .and_then(|t| t.strip_prefix('n'))
-        .ok_or_else(bad)?;
-    digits
-        .parse()
-        .ok()
-        .filter(|id: &i64| *id > 0)
-        .ok_or_else(bad)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parameters_parse_and_bad_ones_name_themselves() {
-        let filter = parse_filter(Some("state=dead&limit=5&other=x")).unwrap();
-        assert_eq!((filter.state.as_deref(), filter.limit), (Some("dead"), 5));
-        let cursor = encode_cursor(42);
-        let filter = parse_filter(Some(&format!("cursor={cursor}"))).unwrap();
-        assert_eq!(filter.before_id, Some(42));
-        for (query, word) in [
-            ("state=gone", "state"),
-            ("state=", "state"),
-            ("limit=0", "limit"),
-            ("limit=501", "limit"),
-            ("limit=x", "limit"),
-            ("cursor=", "cursor"),
-            ("cursor=bjA", "cursor"),
-            ("cursor=%21", "cursor"),
-        ] {
-            let err = parse_filter(Some(query)).expect_err(query);
-            assert!(err.0.starts_with(word), "{query}: {}", err.0);
-        }
     }
 }

@@ -3,7 +3,9 @@
 //! target URLs are credentials (a Slack incoming-webhook URL is all it takes to post), so they
 //! live in `Secret`s and no message, log line or API answer ever contains one.
 
-use serde_json::{Map, Value};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
 
 use crate::secret::Secret;
 
@@ -88,7 +90,9 @@ impl Rules {
         }
         let mut rules: Vec<Rule> = Vec::with_capacity(items.len());
         for (n, item) in items.iter().enumerate() {
-            let rule = parse_rule(item).map_err(|why| invalid(format!("rule {n}: {why}")))?;
+            let rule = RuleFields::read(item)
+                .and_then(RuleFields::validate)
+                .map_err(|why| invalid(format!("rule {n}: {why}")))?;
             if rules.iter().any(|r| r.name == rule.name) {
                 return Err(invalid(format!(
                     "rule {n}: name {:?} is used twice",
@@ -124,28 +128,76 @@ impl Rules {
     }
 }
 
-fn parse_rule(item: &Value) -> Result<Rule, String> {
-    let Value::Object(fields) = item else {
-        return Err("must be an object".into());
-    };
-    if let Some(unknown) = fields
-        .keys()
-        .find(|k| !["name", "types", "slack", "webhook"].contains(&k.as_str()))
-    {
-        return Err(format!("unknown field {unknown:?}"));
-    }
-    let name = parse_name(fields.get("name"))?;
-    let types = parse_types(fields.get("types")).map_err(|why| format!("{name:?}: {why}"))?;
-    let target = parse_target(fields).map_err(|why| format!("{name:?}: {why}"))?;
-    Ok(Rule {
-        name,
-        types,
-        target,
-    })
+/// A field of a rule as given: the expected type, something else, or nothing. Reading a rule
+/// never fails on a field's value, so no message ever quotes one (a value may be a URL); what is
+/// wrong with it is judged afterwards, in the order the messages name the fields.
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Given<T> {
+    /// The expected type.
+    Valid(T),
+    /// Any other JSON value (`null` included).
+    Invalid(IgnoredAny),
+    /// The field is not there.
+    #[default]
+    #[serde(skip_deserializing)]
+    Absent,
 }
 
-fn parse_name(value: Option<&Value>) -> Result<String, String> {
-    let Some(Value::String(name)) = value else {
+impl<T> Given<T> {
+    fn valid(self) -> Option<T> {
+        match self {
+            Self::Valid(value) => Some(value),
+            Self::Invalid(_) | Self::Absent => None,
+        }
+    }
+
+    fn is_absent(&self) -> bool {
+        matches!(self, Self::Absent)
+    }
+}
+
+/// One rule of `NOTIFY_RULES` as written, before validation. Not `Debug`: it holds the URLs.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFields {
+    #[serde(default)]
+    name: Given<String>,
+    #[serde(default)]
+    types: Given<Vec<Given<String>>>,
+    #[serde(default)]
+    slack: Given<String>,
+    #[serde(default)]
+    webhook: Given<String>,
+}
+
+impl RuleFields {
+    /// Reads one item of the array. A JSON object's keys are already unique (the last of a
+    /// repeated key counts), so the only error left is an unknown field, which serde names.
+    fn read(item: &Value) -> Result<Self, String> {
+        if !item.is_object() {
+            return Err("must be an object".into());
+        }
+        Self::deserialize(item).map_err(|err| err.to_string())
+    }
+
+    /// The rule, or what is wrong with it: first its name, then (naming the rule) its types and
+    /// its target.
+    fn validate(self) -> Result<Rule, String> {
+        let name = validate_name(self.name)?;
+        let types = validate_types(self.types).map_err(|why| format!("{name:?}: {why}"))?;
+        let target =
+            validate_target(self.slack, self.webhook).map_err(|why| format!("{name:?}: {why}"))?;
+        Ok(Rule {
+            name,
+            types,
+            target,
+        })
+    }
+}
+
+fn validate_name(name: Given<String>) -> Result<String, String> {
+    let Some(name) = name.valid() else {
         return Err("\"name\" is required and must be a string".into());
     };
     let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-';
@@ -154,16 +206,16 @@ fn parse_name(value: Option<&Value>) -> Result<String, String> {
             "\"name\" must be 1 to {MAX_NAME_LEN} characters of a-z, 0-9, _ and -"
         ));
     }
-    Ok(name.clone())
+    Ok(name)
 }
 
-fn parse_types(value: Option<&Value>) -> Result<Vec<String>, String> {
-    let Some(Value::Array(items)) = value else {
+fn validate_types(types: Given<Vec<Given<String>>>) -> Result<Vec<String>, String> {
+    let Some(types) = types.valid() else {
         return Err("\"types\" is required and must be an array of event types".into());
     };
-    let types: Option<Vec<String>> = items
-        .iter()
-        .map(|t| t.as_str().filter(|t| !t.is_empty()).map(str::to_owned))
+    let types: Option<Vec<String>> = types
+        .into_iter()
+        .map(|t| t.valid().filter(|t| !t.is_empty()))
         .collect();
     match types {
         Some(types) if !types.is_empty() => Ok(types),
@@ -171,22 +223,22 @@ fn parse_types(value: Option<&Value>) -> Result<Vec<String>, String> {
     }
 }
 
-fn parse_target(fields: &Map<String, Value>) -> Result<Target, String> {
-    let target = match (fields.get("slack"), fields.get("webhook")) {
-        (Some(url), None) => Target::Slack(parse_url("slack", url)?),
-        (None, Some(url)) => Target::Webhook(parse_url("webhook", url)?),
+fn validate_target(slack: Given<String>, webhook: Given<String>) -> Result<Target, String> {
+    let target = match (slack.is_absent(), webhook.is_absent()) {
+        (false, true) => Target::Slack(validate_url("slack", slack)?),
+        (true, false) => Target::Webhook(validate_url("webhook", webhook)?),
         _ => return Err("exactly one of \"slack\" and \"webhook\" must be given".into()),
     };
     Ok(target)
 }
 
-fn parse_url(field: &str, value: &Value) -> Result<Secret, String> {
-    let usable = value
-        .as_str()
-        .and_then(|text| reqwest::Url::parse(text).ok())
-        .is_some_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some());
-    match value.as_str() {
-        Some(text) if usable => Ok(Secret::new(text.to_owned())),
+fn validate_url(field: &str, value: Given<String>) -> Result<Secret, String> {
+    let usable = |text: &str| {
+        reqwest::Url::parse(text)
+            .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+    };
+    match value.valid() {
+        Some(text) if usable(&text) => Ok(Secret::new(text)),
         _ => Err(format!("\"{field}\" must be an http:// or https:// URL")),
     }
 }

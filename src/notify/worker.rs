@@ -18,7 +18,7 @@ use super::NotifySettings;
 use super::deliver::{self, SendFailure};
 use crate::clock::now_us;
 use crate::metrics::Metrics;
-use crate::store::{AttemptResult, ClaimedNotification, Store};
+use crate::store::{AttemptResult, ClaimedNotification, Store, StoreError};
 
 /// Notifications claimed at once, and sent at once: a round then lasts at most one send timeout
 /// (and reading the events), which the lease (`NotifySettings::lease`) comfortably covers.
@@ -102,7 +102,7 @@ impl Worker {
 
     /// Sends every notification due now, and those that come due while it runs (a quick retry),
     /// until none is due or `limit` has passed.
-    pub async fn drain(&self, limit: Duration) -> Result<Tally, sqlx::Error> {
+    pub async fn drain(&self, limit: Duration) -> Result<Tally, StoreError> {
         let started = Instant::now();
         let mut total = Tally::default();
         while started.elapsed() < limit {
@@ -116,7 +116,7 @@ impl Worker {
     }
 
     /// Claims one batch of due notifications, sends them and records the results.
-    async fn round(&self) -> Result<Tally, sqlx::Error> {
+    async fn round(&self) -> Result<Tally, StoreError> {
         let now = now_us();
         let lease_until = now.saturating_add(micros(self.settings.lease()));
         let claimed = self

@@ -28,7 +28,9 @@ pub use batch::PendingNotification;
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
-pub use notifications::{NotificationFilter, NotificationRow, OutboxCounts};
+pub use notifications::{
+    NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,
+};
 pub use outbox::{AttemptResult, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
 pub use prune::PRUNE_BATCH;

@@ -4,10 +4,11 @@
 //! several receivers sharing one database never claim the same row; on SQLite claims go through
 //! the single writer connection, like every write.
 
+use super::StoreError;
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::batch::PendingNotification;
-use super::notifications::{NotificationRow, SELECT_ONE};
+use super::notifications::{NotificationRow, NotificationState, SELECT_ONE};
 use super::{Store, on_pool};
 
 const INSERT_NOTIFICATIONS: &str = "insert into notifications \
@@ -82,13 +83,13 @@ impl Store {
         now_us: i64,
         lease_until_us: i64,
         limit: i64,
-    ) -> Result<Vec<ClaimedNotification>, sqlx::Error> {
+    ) -> Result<Vec<ClaimedNotification>, StoreError> {
         let sql = match self {
             Self::Sqlite { .. } => CLAIM_SQLITE,
             Self::Postgres(_) => CLAIM_PG,
         };
         on_pool!(self, write, pool => {
-            sqlx::query_as(sql).bind(lease_until_us).bind(now_us).bind(limit).fetch_all(pool).await
+            Ok(sqlx::query_as(sql).bind(lease_until_us).bind(now_us).bind(limit).fetch_all(pool).await?)
         })
     }
 
@@ -99,7 +100,7 @@ impl Store {
         &self,
         lease_until_us: i64,
         results: &[(i64, AttemptResult)],
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<(), StoreError> {
         on_pool!(self, write, pool => {
             let mut conn = pool.acquire().await?;
             let recorded: Result<(), sqlx::Error> = async {
@@ -128,12 +129,12 @@ impl Store {
                 // of step with sqlx's count of open transactions; never reuse it.
                 let _ = conn.close().await;
             }
-            recorded
+            Ok(recorded?)
         })
     }
 
     /// Makes a dead notification pending again, due at `now_us`, with its attempts reset.
-    pub async fn retry_notification(&self, id: i64, now_us: i64) -> Result<Revival, sqlx::Error> {
+    pub async fn retry_notification(&self, id: i64, now_us: i64) -> Result<Revival, StoreError> {
         on_pool!(self, write, pool => {
             // The row is read back in the revival's transaction: a worker (of this receiver or
             // another) claiming it right after must not change what this answer reports.
@@ -143,7 +144,7 @@ impl Store {
                 let row = sqlx::query_as(SELECT_ONE).bind(id).fetch_one(&mut *tx).await?;
                 Revival::Revived(row)
             } else {
-                let state: Option<String> =
+                let state: Option<NotificationState> =
                     sqlx::query_scalar(SELECT_STATE).bind(id).fetch_optional(&mut *tx).await?;
                 if state.is_some() { Revival::NotDead } else { Revival::NotFound }
             };
@@ -163,6 +164,7 @@ where
     i32: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
+    NotificationState: Encode<'a, DB> + Type<DB>,
 {
     if notifications.is_empty() {
         return None;
@@ -171,7 +173,7 @@ where
     insert.push_values(notifications, |mut row, notification| {
         row.push_bind(notification.event_id)
             .push_bind(notification.rule)
-            .push_bind("pending")
+            .push_bind(NotificationState::Pending)
             .push_bind(0_i32)
             .push_bind(notification.due_us)
             .push_bind(notification.due_us);
@@ -195,4 +197,24 @@ where
     }
     delete.push(")");
     delete
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::notifications::tests::assert_only_states_quoted;
+
+    #[test]
+    fn the_statements_name_only_known_states() {
+        for sql in [
+            CLAIM_PG,
+            CLAIM_SQLITE,
+            MARK_SENT,
+            MARK_PENDING,
+            MARK_DEAD,
+            REVIVE_DEAD,
+        ] {
+            assert_only_states_quoted(sql);
+        }
+    }
 }

@@ -2,7 +2,7 @@
 //! the `(state, id)` index instead of walking every id (the plans are printed, so
 //! `cargo test notify_listing -- --nocapture` shows them), and pages them newest first.
 
-use dash_events::store::{Durability, NotificationFilter, Store};
+use dash_events::store::{Durability, NotificationFilter, NotificationState, Store};
 
 use crate::backend::{Backend, TestDb};
 
@@ -26,7 +26,7 @@ async fn dead_notifications_are_listed_through_the_state_index(db: TestDb) {
         .expect("connect");
     fill(&db).await;
     let mut filter = NotificationFilter {
-        state: Some("dead".into()),
+        state: Some(NotificationState::Dead),
         limit: 3,
         before_id: None,
     };
@@ -54,7 +54,10 @@ async fn dead_notifications_are_listed_through_the_state_index(db: TestDb) {
                 .take(filter.limit as usize)
                 .map(|n| n.event_id.clone()),
         );
-        assert!(page.iter().all(|n| n.state == "dead"), "{page:?}");
+        assert!(
+            page.iter().all(|n| n.state == NotificationState::Dead),
+            "{page:?}"
+        );
         if !full {
             break;
         }

@@ -115,3 +115,88 @@ fn debug_output_redacts_the_urls() {
     let printed = format!("{:?}", rules(&text).unwrap());
     assert!(!printed.contains("XXXXSECRET"), "{printed}");
 }
+
+/// The messages say which rule and which field, in the words they have always used (an unknown
+/// field is named in serde's words).
+#[test]
+fn messages_name_the_rule_and_the_field() {
+    let url = "https://hooks.example.test/x";
+    let cases = [
+        ("{", "not valid JSON (line 1, column 1)".to_owned()),
+        ("[1,]", "not valid JSON (line 1, column 4)".to_owned()),
+        (r#"{"a":1}"#, "must be a JSON array of rules".to_owned()),
+        ("[1]", "rule 0: must be an object".to_owned()),
+        (r#"[["a"]]"#, "rule 0: must be an object".to_owned()),
+        (
+            r#"[{"types":["*"]}]"#,
+            "rule 0: \"name\" is required and must be a string".to_owned(),
+        ),
+        (
+            r#"[{"name":7}]"#,
+            "rule 0: \"name\" is required and must be a string".to_owned(),
+        ),
+        (
+            r#"[{"name":"A"}]"#,
+            "rule 0: \"name\" must be 1 to 64 characters of a-z, 0-9, _ and -".to_owned(),
+        ),
+        (
+            r#"[{"name":"a"}]"#,
+            "rule 0: \"a\": \"types\" is required and must be an array of event types".to_owned(),
+        ),
+        (
+            r#"[{"name":"a","types":["x",""]}]"#,
+            "rule 0: \"a\": \"types\" must list at least one non-empty type (\"*\" for all)"
+                .to_owned(),
+        ),
+        (
+            r#"[{"name":"a","types":["*"]}]"#,
+            "rule 0: \"a\": exactly one of \"slack\" and \"webhook\" must be given".to_owned(),
+        ),
+        (
+            &format!(r#"[{{"name":"a","types":["*"],"slack":null,"webhook":"{url}"}}]"#),
+            "rule 0: \"a\": exactly one of \"slack\" and \"webhook\" must be given".to_owned(),
+        ),
+        (
+            r#"[{"name":"a","types":["*"],"webhook":null}]"#,
+            "rule 0: \"a\": \"webhook\" must be an http:// or https:// URL".to_owned(),
+        ),
+        (
+            r#"[{"name":"a","types":["*"],"slack":"mailto:x@y"}]"#,
+            "rule 0: \"a\": \"slack\" must be an http:// or https:// URL".to_owned(),
+        ),
+        (
+            &format!(
+                r#"[{{"name":"a","types":["*"],"slack":"{url}"}},{{"name":"a","types":["*"],"slack":"{url}"}}]"#
+            ),
+            "rule 1: name \"a\" is used twice".to_owned(),
+        ),
+        (
+            &format!("[{}]", vec!["1"; MAX_RULES + 1].join(",")),
+            format!("at most {MAX_RULES} rules"),
+        ),
+    ];
+    for (text, message) in cases {
+        let err = rules(text).expect_err(text);
+        assert_eq!(
+            err.to_string(),
+            format!("NOTIFY_RULES: {message}"),
+            "{text}"
+        );
+    }
+    let unknown = rules(&format!(
+        r#"[{{"name":"a","types":["*"],"slack":"{url}","color":1}}]"#
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(
+        unknown.starts_with("NOTIFY_RULES: rule 0: unknown field") && unknown.contains("color"),
+        "{unknown}"
+    );
+}
+
+/// A key given twice counts once, its last value (as JSON objects are read).
+#[test]
+fn a_repeated_key_takes_its_last_value() {
+    let text = r#"[{"name":"x","name":"a","types":["*"],"webhook":"http://h/"}]"#;
+    assert!(rules(text).unwrap().get("a").is_some());
+}

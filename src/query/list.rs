@@ -1,8 +1,8 @@
-//! Query-string parameters of `GET /events` and `GET /stats`, parsed by pure functions so that
-//! every bad value becomes a 400 that names the parameter, never a 500.
+//! The parameters of `GET /events`, of its export (`GET /events/export`) and of the live stream
+//! (`GET /events/stream`): the shared filters (`type`, `since`, `until`) and the page.
 
+use super::{BadParam, TimeRange, bad, first_of, pairs, parse_type_filter, whole_number_up_to};
 use crate::cursor::Cursor;
-use crate::event::parse_timestamp;
 
 /// Largest page `GET /events` returns.
 pub const MAX_LIMIT: u32 = 1000;
@@ -11,17 +11,6 @@ pub const DEFAULT_LIMIT: u32 = 100;
 /// Events per page the export reads from the store: small enough that a page in memory is a
 /// few hundred kB, large enough that a page costs little more than its rows.
 pub const EXPORT_PAGE: u32 = 250;
-/// Most types one `type` filter may list; a bound keeps the SQL statement small.
-pub const MAX_TYPES: usize = 50;
-
-/// A time window over the events' own timestamps, in microseconds: `since <= t < until`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeRange {
-    /// Inclusive lower bound.
-    pub since_us: i64,
-    /// Exclusive upper bound.
-    pub until_us: i64,
-}
 
 /// The filters and page of `GET /events`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,11 +34,6 @@ pub struct StreamParams {
     pub range: TimeRange,
 }
 
-/// A parameter with a bad value; the message names it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct BadParam(pub String);
-
 impl ListParams {
     /// Parses the raw query string of `GET /events`.
     pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
@@ -68,6 +52,21 @@ impl ListParams {
         }
         Ok(params)
     }
+
+    /// Parses the raw query string of `GET /events/export`: the filters of `GET /events`, read
+    /// the same way; `limit` and `cursor` are refused, since an export is every matching event.
+    /// The page size is the one the export reads the store with.
+    pub fn parse_export(query: Option<&str>) -> Result<Self, BadParam> {
+        if let Some(key) = first_of(query, &["limit", "cursor"]) {
+            return Err(bad(format!(
+                "{key}: not accepted by the export, which returns every matching event"
+            )));
+        }
+        Ok(Self {
+            limit: EXPORT_PAGE,
+            ..Self::parse(query)?
+        })
+    }
 }
 
 impl StreamParams {
@@ -75,7 +74,7 @@ impl StreamParams {
     /// as `GET /events` does. A stream is not paged, so `limit` and `cursor` are refused rather
     /// than ignored (a client sending them expects something this endpoint does not do).
     pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
-        if let Some((key, _)) = pairs(query).find(|(key, _)| key == "limit" || key == "cursor") {
+        if let Some(key) = first_of(query, &["limit", "cursor"]) {
             return Err(bad(format!(
                 "{key}: not accepted by /events/stream (it is not paged; resume with Last-Event-ID)"
             )));
@@ -88,108 +87,22 @@ impl StreamParams {
     }
 }
 
-impl ListParams {
-    /// Parses the raw query string of `GET /events/export`: the filters of `GET /events`, read
-    /// the same way; `limit` and `cursor` are refused, since an export is every matching event.
-    /// The page size is the one the export reads the store with.
-    pub fn parse_export(query: Option<&str>) -> Result<Self, BadParam> {
-        if let Some((key, _)) = pairs(query).find(|(key, _)| key == "limit" || key == "cursor") {
-            return Err(bad(format!(
-                "{key}: not accepted by the export, which returns every matching event"
-            )));
-        }
-        Ok(Self {
-            limit: EXPORT_PAGE,
-            ..Self::parse(query)?
-        })
-    }
-}
-
-/// The `type` filter of a raw query string: every listed type (comma-separated, the parameter
-/// possibly repeated), sorted and deduplicated; empty means all types.
-pub fn parse_type_filter(query: Option<&str>) -> Result<Vec<String>, BadParam> {
-    let mut types = Vec::new();
-    for (key, value) in pairs(query) {
-        if key == "type" {
-            types.extend(parse_types(&value)?);
-        }
-    }
-    types.sort();
-    types.dedup();
-    if types.len() > MAX_TYPES {
-        return Err(bad(format!(
-            "type: at most {MAX_TYPES} types may be listed"
-        )));
-    }
-    Ok(types)
-}
-
-impl TimeRange {
-    /// Everything.
-    pub const ALL: Self = Self {
-        since_us: i64::MIN,
-        until_us: i64::MAX,
-    };
-
-    /// Parses `since` and `until` from a raw query string; other parameters are ignored.
-    pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
-        let mut range = Self::ALL;
-        for (key, value) in pairs(query) {
-            match key.as_str() {
-                "since" => range.since_us = parse_instant("since", &value)?,
-                "until" => range.until_us = parse_instant("until", &value)?,
-                _ => {}
-            }
-        }
-        Ok(range)
-    }
-}
-
-pub(crate) fn pairs(query: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned()
-}
-
-fn parse_types(value: &str) -> Result<Vec<String>, BadParam> {
-    let types: Vec<String> = value.split(',').map(str::to_owned).collect();
-    if types.iter().any(String::is_empty) {
-        return Err(bad("type: expected a comma-separated list of event types"));
-    }
-    Ok(types)
-}
-
 fn parse_limit(value: &str) -> Result<u32, BadParam> {
-    value
-        .parse()
-        .ok()
-        .filter(|limit| (1..=MAX_LIMIT).contains(limit))
-        .ok_or_else(|| {
-            bad(format!(
-                "limit: expected a whole number from 1 to {MAX_LIMIT}"
-            ))
-        })
+    whole_number_up_to(value, MAX_LIMIT).ok_or_else(|| {
+        bad(format!(
+            "limit: expected a whole number from 1 to {MAX_LIMIT}"
+        ))
+    })
 }
 
 fn parse_cursor(value: &str) -> Result<Cursor, BadParam> {
     Cursor::decode(value).map_err(|_| bad("cursor: not a cursor returned by this service"))
 }
 
-fn parse_instant(name: &str, value: &str) -> Result<i64, BadParam> {
-    parse_timestamp(value)
-        .map(|t| t.timestamp_micros())
-        .ok_or_else(|| {
-            bad(format!(
-                "{name}: expected an RFC 3339 time with a time zone"
-            ))
-        })
-}
-
-pub(crate) fn bad(message: impl Into<String>) -> BadParam {
-    BadParam(message.into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::query::MAX_TYPES;
 
     #[test]
     fn defaults_when_empty() {
@@ -207,14 +120,6 @@ mod tests {
             params.types,
             ["agent:complete", "agent:error", "budget:warning"]
         );
-    }
-
-    #[test]
-    fn times_are_parsed_with_offsets() {
-        let query = "since=2026-11-28T12:00:00%2B02:00&until=2026-11-28T10:00:01Z";
-        let range = TimeRange::parse(Some(query)).unwrap();
-        assert_eq!(range.since_us, 1_795_860_000_000_000);
-        assert_eq!(range.until_us, 1_795_860_001_000_000);
     }
 
     #[test]
