@@ -127,11 +127,28 @@ async fn database_refusing_connections_makes_readyz_and_deliveries_answer_503_un
     let app = App::start(&db).await;
     let name = db.postgres_name().expect("a PostgreSQL test database");
     let mut admin = sqlx::PgConnection::connect(&base_url()).await.unwrap();
-    let refuse = format!(
-        r#"alter database "{name}" allow_connections false;
-           select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}';"#
-    );
+    // Committed on its own before the backends are ended (in one batch with the ending, a
+    // connection opened in between was let in); a backend that was starting meanwhile is ended by
+    // the next round, until a round finds none.
+    let refuse = format!(r#"alter database "{name}" allow_connections false"#);
     sqlx::raw_sql(&refuse).execute(&mut admin).await.unwrap();
+    let terminate = "select count(pg_terminate_backend(pid)) from pg_stat_activity \
+                     where datname = $1 and pid <> pg_backend_pid()";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ended: i64 = sqlx::query_scalar(terminate)
+            .bind(name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+        if ended == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "connections to {name} kept coming"
+        );
+    }
 
     let not_ready = eventually(Duration::from_secs(30), || async {
         app.get("/readyz").await.status() == 503
