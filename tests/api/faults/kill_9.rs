@@ -55,7 +55,10 @@ async fn repeated_kill_9_under_load_loses_no_acknowledged_event(db: TestDb) {
         let acked = acked.into_inner().unwrap();
         assert_stored_byte_for_byte(&db, &acked, round).await;
         for (id, body) in acked.iter().step_by(7) {
-            let (status, answer) = app.try_deliver_bytes(body).await.expect("redelivery answered");
+            let (status, answer) = app
+                .try_deliver_bytes(body)
+                .await
+                .expect("redelivery answered");
             assert_eq!(
                 (status, answer["duplicate"].as_bool()),
                 (200, Some(true)),
@@ -133,7 +136,11 @@ async fn a_receiver_killed_mid_burst_leaves_every_id_stored_exactly_once(db: Tes
 
 /// Delivers fresh events until an answer fails to arrive (the server was killed), recording
 /// each acknowledged-as-new event with the exact bytes sent.
-async fn keep_delivering(app: &ServeProcess, acked: &Mutex<Vec<(String, Vec<u8>)>>, count: &AtomicUsize) {
+async fn keep_delivering(
+    app: &ServeProcess,
+    acked: &Mutex<Vec<(String, Vec<u8>)>>,
+    count: &AtomicUsize,
+) {
     for _ in 0..2_000 {
         let id = new_id();
         let body = serde_json::to_vec(&event(&id)).expect("serialize");

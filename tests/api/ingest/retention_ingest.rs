@@ -9,10 +9,10 @@ use dash_events::retention::Retention;
 use serde_json::Value;
 
 use crate::backend::TestDb;
-use crate::support::fill::{days_ago, event_at_time, store_events};
 use crate::helpers::eventually;
 use crate::operations::retention::assert_stats_match_events;
 use crate::support::app::App;
+use crate::support::fill::{days_ago, event_at_time, store_events};
 
 both_backends!(serve_prunes_in_the_background_while_fresh_deliveries_keep_arriving);
 

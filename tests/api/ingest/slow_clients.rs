@@ -18,8 +18,8 @@ use tokio::time::Instant;
 
 use crate::backend::TestDb;
 use crate::helpers::{assert_error, event, new_id};
-use crate::support::raw_client::{self as raw, read_until_closed, split_answer, trickle};
 use crate::support::app::App;
+use crate::support::raw_client::{self as raw, read_until_closed, split_answer, trickle};
 
 /// Runs each named `async fn check(db: TestDb)` on SQLite only, as `check::sqlite`.
 macro_rules! sqlite_only {
@@ -170,7 +170,8 @@ async fn bodies_that_never_end_are_answered_408_while_a_delivery_is_served(db: T
 async fn a_client_that_stops_reading_its_answers_is_disconnected(db: TestDb) {
     let app = start_with(&db, |limits| {
         limits.write_stall_timeout = Duration::from_secs(1);
-    }).await;
+    })
+    .await;
     let (mut reader, mut writer) = raw::connect_with_small_window(app.addr).await.into_split();
     // ~24 MB of answers (the document is ~8 KB), far more than the socket buffers hold.
     let pipelined = 3000;
@@ -261,7 +262,8 @@ async fn a_query_stuck_on_a_lock_is_answered_503_at_the_request_timeout(db: Test
     let bound = Duration::from_millis(15_100);
     let app = start_with(&db, |limits| {
         limits.body_read_timeout = Duration::from_millis(100);
-    }).await;
+    })
+    .await;
     let mut lock = db.postgres().await;
     let hold = "begin; lock table events, event_types in access exclusive mode";
     sqlx::raw_sql(hold)

@@ -7,9 +7,11 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use crate::backend::TestDb;
-use crate::support::capture::{Answer, Capture, launch_notifying, notifications, rule, wait_for_state};
 use crate::helpers::{event_at, new_id};
 use crate::process::{Process, dash_events};
+use crate::support::capture::{
+    Answer, Capture, launch_notifying, notifications, rule, wait_for_state,
+};
 use crate::support::launch::EXIT_TIMEOUT;
 
 both_backends!(

@@ -5,10 +5,10 @@
 use serde_json::Value;
 
 use crate::backend::{Backend, TestDb};
-use crate::support::capture::{Answer, Capture, notifying, notifications, rule};
 use crate::helpers::{event_at, new_id};
 use crate::process::{Process, dash_events};
 use crate::support::app::App;
+use crate::support::capture::{Answer, Capture, notifications, notifying, rule};
 use crate::support::launch::EXIT_TIMEOUT;
 
 both_backends!(

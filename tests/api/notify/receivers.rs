@@ -8,8 +8,8 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use crate::backend::TestDb;
-use crate::support::capture::{Answer, Capture, start_notifying, rule, wait_for_state};
 use crate::helpers::{event_at, new_id};
+use crate::support::capture::{Answer, Capture, rule, start_notifying, wait_for_state};
 
 postgres_only!(two_receivers_on_one_database_never_send_a_notification_twice);
 

@@ -9,9 +9,11 @@ use reqwest::Method;
 use serde_json::Value;
 
 use crate::backend::TestDb;
-use crate::support::capture::{Answer, Capture, start_notifying, notifications, rule, wait_for_state};
 use crate::helpers::{event_at, eventually, new_id, status_and_json};
 use crate::support::app::App;
+use crate::support::capture::{
+    Answer, Capture, notifications, rule, start_notifying, wait_for_state,
+};
 
 both_backends!(
     an_endpoint_failing_three_times_then_recovering_gets_the_notification_once,
@@ -42,7 +44,12 @@ async fn retry(app: &App, id: &str) -> (u16, Value) {
 async fn an_endpoint_failing_three_times_then_recovering_gets_the_notification_once(db: TestDb) {
     let script = [Answer::Status(500); 3];
     let endpoint = Capture::start(&script, Answer::Status(200)).await;
-    let app = start_notifying(&db, &[rule("ops", &["*"], "webhook", &endpoint.url("/"))], 8).await;
+    let app = start_notifying(
+        &db,
+        &[rule("ops", &["*"], "webhook", &endpoint.url("/"))],
+        8,
+    )
+    .await;
     let id = new_id();
     app.store(&event_at(&id, "agent:complete", "2026-11-28T10:00:00Z"))
         .await;
@@ -81,7 +88,12 @@ async fn an_endpoint_always_failing_makes_the_notification_dead_until_an_operato
     db: TestDb,
 ) {
     let endpoint = Capture::start(&[], Answer::Status(503)).await;
-    let app = start_notifying(&db, &[rule("ops", &["*"], "webhook", &endpoint.url("/"))], 3).await;
+    let app = start_notifying(
+        &db,
+        &[rule("ops", &["*"], "webhook", &endpoint.url("/"))],
+        3,
+    )
+    .await;
     let id = new_id();
     app.store(&event_at(&id, "agent:error", "2026-11-28T10:00:00Z"))
         .await;

@@ -7,8 +7,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::backend::TestDb;
-use crate::support::capture::{Answer, Capture, launch_notifying, start_notifying, notifications, rule, wait_for_state};
 use crate::helpers::{event_at, new_id};
+use crate::support::capture::{
+    Answer, Capture, launch_notifying, notifications, rule, start_notifying, wait_for_state,
+};
 use crate::support::launch::Launch;
 
 both_backends!(
@@ -190,7 +192,12 @@ async fn a_webhook_rule_gets_the_signed_body_and_other_types_are_not_sent(db: Te
 
 async fn a_redelivered_event_is_notified_once(db: TestDb) {
     let endpoint = Capture::start(&[], Answer::Status(200)).await;
-    let app = start_notifying(&db, &[rule("all", &["*"], "webhook", &endpoint.url("/"))], 3).await;
+    let app = start_notifying(
+        &db,
+        &[rule("all", &["*"], "webhook", &endpoint.url("/"))],
+        3,
+    )
+    .await;
     let id = new_id();
     let event = event_at(&id, "agent:complete", "2026-11-28T10:00:00Z");
     app.store(&event).await;

@@ -5,9 +5,9 @@
 use std::time::{Duration, Instant};
 
 use crate::backend::TestDb;
-use crate::support::capture::{Answer, Capture, start_notifying, notifying, rule, wait_for_state};
 use crate::helpers::{event_at, new_id};
 use crate::support::app::App;
+use crate::support::capture::{Answer, Capture, notifying, rule, start_notifying, wait_for_state};
 
 both_backends!(
     retry_after_of_a_429_is_waited_out,

@@ -10,10 +10,10 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::backend::{self, Backend, TestDb};
-use crate::support::fill::{days_ago, event_at_time, store_events};
 use crate::helpers::{assert_error, eventually, new_id};
 use crate::process::{Exit, Process, dash_events};
 use crate::support::app::App;
+use crate::support::fill::{days_ago, event_at_time, store_events};
 use crate::support::http::Http;
 use crate::support::launch::EXIT_TIMEOUT;
 use crate::support::launch::Launch;

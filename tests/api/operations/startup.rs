@@ -5,8 +5,8 @@
 
 use crate::backend::{Backend, TestDb};
 use crate::process::Exit;
-use crate::support::server::ServeProcess;
 use crate::support::launch::Launch;
+use crate::support::server::ServeProcess;
 
 both_backends!(
     missing_webhook_secret_is_refused_with_exit_code_2,

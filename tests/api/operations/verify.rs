@@ -9,8 +9,8 @@ use crate::backend::{Backend, TestDb};
 use crate::helpers::{event_at, new_id};
 use crate::process::{Exit, Process, dash_events};
 use crate::support::app::App;
-use crate::support::launch::EXIT_TIMEOUT;
 use crate::support::http::SECRET;
+use crate::support::launch::EXIT_TIMEOUT;
 
 both_backends!(
     verify_passes_untouched_events_and_names_each_row_changed_behind_its_back,

@@ -10,10 +10,10 @@ use reqwest::{Client, Method};
 use serde_json::Value;
 
 use crate::backend::{TestDb, base_url};
-use crate::support::fill::{event_at_time, store_events};
 use crate::helpers::{assert_error, event_at, new_id, status_and_json};
 use crate::process::{Exit, Process, dash_events};
 use crate::support::app::{App, api_token};
+use crate::support::fill::{event_at_time, store_events};
 use crate::support::http::Http;
 use crate::support::launch::EXIT_TIMEOUT;
 

@@ -70,7 +70,11 @@ async fn export_of_a_large_log_streams_every_event_newest_first_at_flat_memory(d
 }
 
 /// The export of `query` as JSON lines, and the server's peak RSS (kB) once it is done.
-async fn export_measured(app: &ServeProcess, client: &Client, query: &[(&str, &str)]) -> (Vec<Value>, u64) {
+async fn export_measured(
+    app: &ServeProcess,
+    client: &Client,
+    query: &[(&str, &str)],
+) -> (Vec<Value>, u64) {
     let (status, _, body) = export_raw(app, client, query).await;
     assert_eq!(status, 200);
     (lines(&body), peak_rss_kb(app))

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 
 use crate::backend::{Backend, TestDb};
 use crate::helpers::{event, new_id, sign, status_and_json};
-use crate::support::raw_client::{self as raw, read_until_closed, split_answer};
 use crate::support::app::{App, api_token};
+use crate::support::raw_client::{self as raw, read_until_closed, split_answer};
 
 both_backends!(every_answer_provoked_is_documented_with_its_status_and_shape);
 

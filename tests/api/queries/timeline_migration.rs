@@ -13,8 +13,10 @@ use sqlx::{Connection, SqliteConnection};
 
 use crate::backend::{Backend, TestDb};
 use crate::helpers::new_id;
+use crate::queries::timeline_rollup::{
+    HOUR_US, START_US, Sent, Window, assert_timeline, body, scattered,
+};
 use crate::support::app::App;
-use crate::queries::timeline_rollup::{HOUR_US, START_US, Sent, Window, assert_timeline, body, scattered};
 
 both_backends!(events_stored_before_0004_fill_the_hourly_totals);
 

@@ -13,10 +13,10 @@ use sqlx::{Connection, SqliteConnection};
 
 use crate::backend::{Backend, TestDb};
 use crate::helpers::{encode_segment, event_at, new_id};
+use crate::operations::verify::verify;
 use crate::support::app::App;
 use crate::support::http::SECRET;
 use crate::support::sse::{MESSAGE_TIMEOUT, Message, SseStream};
-use crate::operations::verify::verify;
 
 both_backends!(rows_stored_before_0002_are_kept_streamed_and_counted_unsigned);
 

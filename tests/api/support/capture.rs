@@ -24,8 +24,8 @@ use dash_events::notify::Rules;
 
 use crate::backend::TestDb;
 use crate::helpers::eventually;
-use crate::support::http::Http;
 use crate::support::app::{App, api_token};
+use crate::support::http::Http;
 use crate::support::launch::Launch;
 
 /// How one request is answered.
