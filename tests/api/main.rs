@@ -1,6 +1,13 @@
-//! Black-box integration tests of `dash-events`: every test starts the real binary as a child
-//! process on a free loopback port, speaks HTTP to it with `reqwest`, and checks the promises of
-//! `api-contract.md`. Each behavioural check is written once and run against SQLite and PostgreSQL
+//! Black-box integration tests of `dash-events`: each test starts a server on a free loopback
+//! port, speaks HTTP to it with `reqwest`, and checks the promises of `api-contract.md`. Most
+//! serve in this process (`support::app`, `dash_events::serve` on the test's runtime); what only a
+//! process shows (signals, `kill -9`, exit codes, refused starts, logs, subcommands) runs the real
+//! binary as a child process (`support::launch`, `support::server`).
+//!
+//! The tests are grouped by capability: `ingest` (webhook deliveries), `queries` (the query API,
+//! export, the web view, the OpenAPI document), `stream` (the live tail), `notify`
+//! (notifications), `faults` (crashes and database outages) and `operations` (start-up,
+//! configuration, shutdown, logs, metrics, the subcommands). Each behavioural check is written once and run against SQLite and PostgreSQL
 //! through the `both_backends!` macro; the PostgreSQL twin skips with a notice when no server is
 //! reachable, unless `DASH_EVENTS_REQUIRE_POSTGRES=1` makes that a failure.
 
@@ -41,61 +48,11 @@ mod helpers;
 #[path = "../common/process.rs"]
 mod process;
 
-mod capture;
-mod fill;
-mod launch;
-mod raw_client;
-mod server;
-mod sse;
+mod support;
 
-mod auth;
-mod config;
-mod content;
-mod crashes;
-mod duplicates;
-mod event_body;
-mod event_lookup;
-mod events_query;
-mod export;
-mod export_memory;
-mod hour_shards;
-mod load_smoke;
-mod logs;
-mod multi_receiver;
-mod notify_crash;
-mod notify_listing;
-mod notify_outbox;
-mod notify_receivers;
-mod notify_retries;
-mod notify_slack;
-mod notify_timing;
+mod faults;
+mod ingest;
+mod notify;
 mod operations;
-mod outages;
-mod pagination;
-mod planner_statistics;
-mod read_path;
-mod receiver_killed;
-mod rejections;
-mod retention;
-mod retention_ingest;
-mod schema;
-mod secrets_in_logs;
-mod send_test;
-mod shutdown;
-mod slow_clients;
-mod startup;
-mod stats;
-mod stats_windows;
+mod queries;
 mod stream;
-mod stream_access;
-mod stream_migration;
-mod timeline;
-mod timeline_migration;
-mod timeline_read_path;
-mod timeline_rollup;
-mod unavailable;
-mod validation;
-mod verify;
-mod wal_bounded;
-mod web_view;
-mod webhooks;

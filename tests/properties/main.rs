@@ -1,6 +1,6 @@
 //! Property tests (proptest) of the hostile-input boundary: signature checking, delivery
 //! validation and its content hash, the pagination cursor and the query parameters, as pure
-//! functions; then two black-box properties against a real `dash-events serve` (signed bodies
+//! functions; then two black-box properties over HTTP against `dash_events::serve` (signed bodies
 //! never get a 5xx, pages never skip or repeat while events arrive). Case counts are small so that
 //! `cargo test` stays fast; `PROPTEST_CASES=5000 cargo test --test properties` runs more.
 //!

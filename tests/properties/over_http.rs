@@ -1,5 +1,5 @@
-//! Black-box properties of a real server: signed bodies and query strings never get a 5xx, and
-//! pages never skip or repeat while events arrive.
+//! Black-box properties of a server spoken to over HTTP (`server`): signed bodies and query
+//! strings never get a 5xx, and pages never skip or repeat while events arrive.
 
 use chrono::DateTime;
 use dash_events::event::parse_timestamp;

@@ -1,21 +1,29 @@
-//! The black-box harness: a real `dash-events serve` child process spoken to over HTTP.
+//! The black-box harness: `dash_events::serve` on a free loopback port inside this process (on a
+//! runtime of its own, since the properties are synchronous), spoken to over HTTP.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
+use dash_events::config::{Config, Secret};
+use dash_events::limits::Limits;
+use dash_events::notify::NotifySettings;
 use dash_events::signature::sign;
+use dash_events::store::{Durability, Store};
 use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::SECRET;
 
-/// A `dash-events serve` child process on its own SQLite file and a free loopback port; killed
-/// and its directory removed on drop.
+/// A server on its own SQLite file (synchronous `normal`) and a free loopback port; shut down and
+/// its directory removed on drop.
 pub struct Server {
-    child: Child,
     base: String,
     dir: PathBuf,
     client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    serving: Option<JoinHandle<std::io::Result<()>>>,
     runtime: tokio::runtime::Runtime,
 }
 
@@ -23,45 +31,45 @@ impl Server {
     pub fn start(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("dash-events-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temporary directory");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dash-events"))
-            .arg("serve")
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", dir.join("events.db").display()),
-            )
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("WEBHOOK_SECRET", SECRET)
-            .env("SQLITE_SYNCHRONOUS", "normal")
-            .env("RUST_LOG", "info")
-            .env_remove("WEBHOOK_SECRET_PREVIOUS")
-            .env_remove("API_TOKEN")
-            .env_remove("MAX_BODY_BYTES")
-            .env_remove("LOG_FORMAT")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("dash-events starts");
-        let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-        let addr = lines.by_ref().map_while(Result::ok).find_map(|line| {
-            let rest = line.split("listening on ").nth(1)?;
-            Some(
-                rest.split_whitespace()
-                    .next()?
-                    .trim_start_matches("http://")
-                    .to_owned(),
-            )
-        });
-        // Keep reading so that the server never blocks on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        let config = Config {
+            database_url: format!("sqlite://{}", dir.join("events.db").display()),
+            listen: "127.0.0.1:0".to_owned(),
+            webhook_secret: Secret::new(SECRET.to_owned()),
+            webhook_secret_previous: None,
+            api_token: None,
+            max_body_bytes: 1_048_576,
+            sqlite_synchronous: Durability::Normal,
+            retention: None,
+            notify: NotifySettings::default(),
+            limits: Limits::default(),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
-            .build();
+            .build()
+            .expect("tokio runtime");
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let (addr, serving) = runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            let addr = listener.local_addr().expect("the listener's address");
+            let store = Store::connect(&config.database_url, config.sqlite_synchronous)
+                .await
+                .expect("open the database");
+            let serving = tokio::spawn(dash_events::serve(config, store, listener, async {
+                let _ = signal.await;
+            }));
+            (addr, serving)
+        });
         Self {
-            base: format!("http://{}", addr.expect("a `listening on` line")),
-            child,
+            base: format!("http://{addr}"),
             dir,
-            client: reqwest::Client::new(),
-            runtime: runtime.expect("tokio runtime"),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("HTTP client"),
+            shutdown: Some(shutdown),
+            serving: Some(serving),
+            runtime,
         }
     }
 
@@ -92,8 +100,15 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(serving) = self.serving.take() {
+            // The drain ends at once: nothing is in flight between properties.
+            let _ = self
+                .runtime
+                .block_on(async { tokio::time::timeout(Duration::from_secs(30), serving).await });
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

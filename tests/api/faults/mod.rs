@@ -1,0 +1,4 @@
+//! Faults: `kill -9` of serve processes under load, and database outages.
+
+pub mod crashes;
+pub mod database;

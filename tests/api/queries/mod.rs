@@ -1,0 +1,20 @@
+//! The query API: `/events`, lookups, pagination, `/stats` and the timeline (and their read paths),
+//! export, the bearer token, the web view, the OpenAPI document.
+
+pub mod auth;
+pub mod event_lookup;
+pub mod events_query;
+pub mod export;
+pub mod export_memory;
+pub mod hour_shards;
+pub mod pagination;
+pub mod planner_statistics;
+pub mod read_path;
+pub mod schema;
+pub mod stats;
+pub mod stats_windows;
+pub mod timeline;
+pub mod timeline_migration;
+pub mod timeline_read_path;
+pub mod timeline_rollup;
+pub mod web_view;

@@ -1,0 +1,149 @@
+//! Talking to a server under test, whichever way it runs (in this process, `support::app`, or as
+//! a child process, `support::server`): raw or signed webhook deliveries and queries carrying the
+//! bearer token when one is configured, through a `reqwest` client that only speaks to loopback.
+//! Both kinds of server dereference to an [`Http`], so the helpers of the tests take `&Http`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Client, Method, RequestBuilder, Response};
+use serde_json::Value;
+
+use crate::helpers::{sign, status_and_json};
+
+/// The secret every test server is started with unless a test chooses another.
+pub const SECRET: &str = "test-webhook-secret";
+
+/// The address of a running server, the secret it verifies deliveries with, and its API token.
+pub struct Http {
+    pub addr: SocketAddr,
+    pub secret: String,
+    pub client: Client,
+    token: Option<String>,
+}
+
+impl Http {
+    pub fn new(addr: SocketAddr, secret: &str, token: Option<&str>) -> Http {
+        Http {
+            addr,
+            secret: secret.to_owned(),
+            client: client(),
+            token: token.map(str::to_owned),
+        }
+    }
+
+    /// The API token the server requires, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A request to `path`, carrying the bearer token when the server was given one.
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.authorize(self.client.request(method, self.url(path)))
+    }
+
+    /// Adds the bearer token to `request` when the server was given one.
+    pub fn authorize(&self, request: RequestBuilder) -> RequestBuilder {
+        match self.token() {
+            Some(token) => request.header(AUTHORIZATION, format!("Bearer {token}")),
+            None => request,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        send(self.request(Method::GET, path)).await
+    }
+
+    /// `GET path` with query parameters (encoded by `reqwest`), answering the status and JSON body.
+    pub async fn get_query(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
+        status_and_json(send(self.request(Method::GET, path).query(query)).await).await
+    }
+
+    /// `GET path` that must answer 200 with JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        let (status, body) = status_and_json(self.get(path).await).await;
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        body
+    }
+
+    /// POSTs `body` to `/webhooks/dash` with exactly the given headers.
+    pub async fn post_webhook(
+        &self,
+        body: impl Into<Vec<u8>>,
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.client.post(self.url("/webhooks/dash"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        send(request.body(body.into())).await
+    }
+
+    /// Delivers `body` the way Dash does: JSON content type and a valid signature.
+    pub async fn deliver_bytes(&self, body: &[u8]) -> Response {
+        let signature = sign(&self.secret, body);
+        self.post_webhook(
+            body.to_vec(),
+            &[
+                (CONTENT_TYPE.as_str(), "application/json"),
+                ("x-dash-signature", &signature),
+            ],
+        )
+        .await
+    }
+
+    /// Delivers an event as Dash does and answers the status and JSON body.
+    pub async fn deliver(&self, event: &Value) -> (u16, Value) {
+        let body = serde_json::to_vec(event).expect("serialize event");
+        status_and_json(self.deliver_bytes(&body).await).await
+    }
+
+    /// Like `deliver`, but `None` when no answer came (e.g. the connection was refused or closed).
+    pub async fn try_deliver(&self, event: &Value) -> Option<(u16, Value)> {
+        let body = serde_json::to_vec(event).expect("serialize event");
+        self.try_deliver_bytes(&body).await
+    }
+
+    /// Delivers `body` as Dash does; `None` when no answer came.
+    pub async fn try_deliver_bytes(&self, body: &[u8]) -> Option<(u16, Value)> {
+        let response = self
+            .client
+            .post(self.url("/webhooks/dash"))
+            .header(CONTENT_TYPE, "application/json")
+            .header("x-dash-signature", sign(&self.secret, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.json().await.ok()?))
+    }
+
+    /// Delivers an event that must be acknowledged as new.
+    pub async fn store(&self, event: &Value) {
+        let (status, body) = self.deliver(event).await;
+        assert_eq!(status, 200, "delivery of {event} answered {status}: {body}");
+        assert_eq!(body["duplicate"], false, "delivery of {event}: {body}");
+    }
+}
+
+/// A client for loopback only: no proxy from the environment, bounded waits.
+pub fn client() -> Client {
+    Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("build the HTTP client")
+}
+
+async fn send(request: RequestBuilder) -> Response {
+    request
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("request failed: {err:?}"))
+}
