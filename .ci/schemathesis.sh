@@ -14,7 +14,7 @@
 # SQLite. Reports (JUnit, HAR) go to SCHEMATHESIS_REPORT_DIR (target/schemathesis).
 # `GET /events/stream` is excluded: its 200 answer is an endless Server-Sent Events stream, which
 # schemathesis would read until its request timeout and report as a failure. Its 400 and 401
-# answers and its stream are covered by tests/api/stream*.rs. A longer run:
+# answers and its stream are covered by tests/api/stream/. A longer run:
 #   SCHEMATHESIS_BACKEND=postgres SCHEMATHESIS_MAX_EXAMPLES=1000 SCHEMATHESIS_TIME_LIMIT=1800 \
 #     SCHEMATHESIS_SEED=$RANDOM .ci/schemathesis.sh
 set -euo pipefail

@@ -1,7 +1,7 @@
 //! How much time and how many connections one client may hold, so that slow or abusive clients
 //! (headers or a body trickled a byte at a time, answers never read, thousands of idle
-//! connections) cannot starve the others. The defaults are the constants below; `serve` has hidden
-//! flags to shorten them, which only the tests use.
+//! connections) cannot starve the others. `serve` runs with the constants below; the tests of these
+//! bounds build a `Config` with shorter ones and serve it in-process.
 
 use std::time::Duration;
 

@@ -13,7 +13,7 @@ pub use notify::{NotifyArgs, NotifyCommandArgs};
 
 use crate::commands::{self, CommandError, send_test::SendTest};
 use crate::config::{Config, ConfigError, Secret};
-use crate::limits::{self, Limits};
+use crate::limits::Limits;
 use crate::query::ListParams;
 use crate::retention::{self, Retention};
 use crate::store::Durability;
@@ -122,19 +122,12 @@ pub struct ServeArgs {
     pub sqlite_synchronous: SqliteSynchronous,
     #[command(flatten)]
     pub retention: RetentionArgs,
-    /// How often the retention window is enforced, in ms (hidden: for tests; operators keep
-    /// `retention::PRUNE_INTERVAL`).
-    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
-        default_value_t = millis(retention::PRUNE_INTERVAL))]
-    pub prune_interval_ms: u64,
     #[command(flatten)]
     pub notify: NotifyArgs,
     /// Run the notification worker inside `serve` (`false`: only record notifications, and let
     /// `dash-events notify` send them).
     #[arg(long, env = "NOTIFY_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub notify_worker: bool,
-    #[command(flatten)]
-    pub limits: LimitArgs,
 }
 
 /// `SQLITE_SYNCHRONOUS`: the values of `Durability`, as the command line spells them.
@@ -202,40 +195,7 @@ impl PruneArgs {
     }
 }
 
-/// Hidden flags that shorten the bounds on slow clients (see `limits`), so that the tests of
-/// those bounds run in seconds; operators keep the documented defaults. Times in milliseconds.
-#[derive(Debug, Args)]
-pub struct LimitArgs {
-    /// `limits::HEADER_READ_TIMEOUT`, in ms.
-    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
-        default_value_t = millis(limits::HEADER_READ_TIMEOUT))]
-    pub header_read_timeout_ms: u64,
-    /// `limits::BODY_READ_TIMEOUT`, in ms.
-    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
-        default_value_t = millis(limits::BODY_READ_TIMEOUT))]
-    pub body_read_timeout_ms: u64,
-    /// `limits::WRITE_STALL_TIMEOUT`, in ms.
-    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=DAY_MS),
-        default_value_t = millis(limits::WRITE_STALL_TIMEOUT))]
-    pub write_stall_timeout_ms: u64,
-    /// `limits::MAX_CONNECTIONS`.
-    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(1..=1_000_000),
-        default_value_t = limits::MAX_CONNECTIONS as u64)]
-    pub max_connections: u64,
-}
-
-impl LimitArgs {
-    fn into_limits(self) -> Limits {
-        Limits {
-            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
-            body_read_timeout: Duration::from_millis(self.body_read_timeout_ms),
-            write_stall_timeout: Duration::from_millis(self.write_stall_timeout_ms),
-            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
-        }
-    }
-}
-
-/// The longest timeout the hidden flags take, so that adding one to an instant cannot overflow.
+/// The longest timeout a millisecond option takes, so that adding one to an instant cannot overflow.
 pub(crate) const DAY_MS: u64 = 86_400_000;
 
 pub(crate) fn millis(duration: Duration) -> u64 {
@@ -334,7 +294,7 @@ impl ServeArgs {
         }
         let retention = Retention::parse(
             self.retention.retention_days.as_deref(),
-            Duration::from_millis(self.prune_interval_ms),
+            retention::PRUNE_INTERVAL,
         )?;
         let notify = self.notify.into_settings(self.notify_worker)?;
         Ok(Config {
@@ -347,7 +307,7 @@ impl ServeArgs {
             sqlite_synchronous: self.sqlite_synchronous.into(),
             retention,
             notify,
-            limits: self.limits.into_limits(),
+            limits: Limits::default(),
         })
     }
 }
