@@ -17,6 +17,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 /// Environment variables the binary reads; cleared so the developer's shell cannot leak into a test.
 const ENV_OF_THE_BINARY: &[&str] = &[
     "DATABASE_URL",
+    "SQLITE_SYNCHRONOUS",
     "LISTEN_ADDR",
     "WEBHOOK_SECRET",
     "WEBHOOK_SECRET_PREVIOUS",

@@ -38,7 +38,7 @@ impl Server {
             webhook_secret_previous: None,
             api_token: None,
             max_body_bytes: 1_048_576,
-            sqlite_synchronous: Durability::Normal,
+            sqlite_synchronous: Durability::default(),
             retention: None,
             notify: NotifySettings::default(),
             limits: Limits::default(),

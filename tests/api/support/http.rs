@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 
@@ -109,7 +109,10 @@ impl Http {
         self.try_deliver_bytes(&body).await
     }
 
-    /// Delivers `body` as Dash does; `None` when no answer came.
+    /// Delivers `body` as Dash does; `None` when no whole answer came (the connection was
+    /// refused, or cut before the answer ended). An answer the contract does not allow for a
+    /// delivery fails the test (see `contract_answer`): a server that answers garbage under
+    /// load must not pass for one that is down.
     pub async fn try_deliver_bytes(&self, body: &[u8]) -> Option<(u16, Value)> {
         let response = self
             .client
@@ -121,7 +124,15 @@ impl Http {
             .await
             .ok()?;
         let status = response.status().as_u16();
-        Some((status, response.json().await.ok()?))
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+        let bytes = response.bytes().await.ok()?;
+        Some((
+            status,
+            contract_answer(status, retry_after.as_deref(), &bytes),
+        ))
     }
 
     /// Delivers an event that must be acknowledged as new.
@@ -130,6 +141,44 @@ impl Http {
         assert_eq!(status, 200, "delivery of {event} answered {status}: {body}");
         assert_eq!(body["duplicate"], false, "delivery of {event}: {body}");
     }
+}
+
+/// Statuses the contract allows `POST /webhooks/dash` to answer.
+const DELIVERY_STATUSES: [u16; 10] = [200, 400, 401, 405, 408, 409, 413, 415, 422, 503];
+
+/// The JSON of a whole answer to a delivery, after checking it is one the contract allows: a
+/// documented status; a JSON body; on 200 `received`, `duplicate` and `id`; otherwise `error`;
+/// on 503 `Retry-After: 5`. Panics, naming what is wrong, on anything else.
+pub fn contract_answer(status: u16, retry_after: Option<&str>, body: &[u8]) -> Value {
+    let text = String::from_utf8_lossy(body);
+    assert!(
+        DELIVERY_STATUSES.contains(&status),
+        "a delivery answered {status}, which the contract does not allow: {text}"
+    );
+    let answer: Value = serde_json::from_slice(body).unwrap_or_else(|err| {
+        panic!("a delivery answered {status} with a body that is not JSON ({err}): {text}")
+    });
+    if status == 200 {
+        assert!(
+            answer["received"] == true
+                && answer["duplicate"].is_boolean()
+                && answer["id"].is_string(),
+            "a 200 to a delivery lacks received/duplicate/id: {answer}"
+        );
+    } else {
+        assert!(
+            answer["error"].is_string(),
+            "a {status} to a delivery lacks error: {answer}"
+        );
+    }
+    if status == 503 {
+        assert_eq!(
+            retry_after,
+            Some("5"),
+            "a 503 to a delivery must carry Retry-After: 5"
+        );
+    }
+    answer
 }
 
 /// A client for loopback only: no proxy from the environment, bounded waits.
