@@ -19,6 +19,17 @@ pub struct Metrics {
     notifications: IntCounterVec,
     notifications_pending: IntGauge,
     notifications_dead: IntGauge,
+    deliveries_in_flight: IntGauge,
+}
+
+/// One delivery being handled; the in-flight gauge counts it until this is dropped, however
+/// the handler ends.
+pub struct InFlight(IntGauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Metrics {
@@ -70,6 +81,11 @@ impl Metrics {
             "Notifications given up after their last attempt, as last counted by the worker",
         )
         .expect("valid metric definition");
+        let deliveries_in_flight = IntGauge::new(
+            "dash_events_deliveries_in_flight",
+            "Webhook deliveries being handled and not yet answered",
+        )
+        .expect("valid metric definition");
         let registry = Registry::new();
         for collector in [
             Box::new(received.clone()) as Box<dyn prometheus::core::Collector>,
@@ -78,6 +94,7 @@ impl Metrics {
             Box::new(notifications.clone()),
             Box::new(notifications_pending.clone()),
             Box::new(notifications_dead.clone()),
+            Box::new(deliveries_in_flight.clone()),
         ] {
             registry
                 .register(collector)
@@ -91,7 +108,14 @@ impl Metrics {
             notifications,
             notifications_pending,
             notifications_dead,
+            deliveries_in_flight,
         }
+    }
+
+    /// Counts a delivery as in flight until the returned guard is dropped.
+    pub fn delivery_in_flight(&self) -> InFlight {
+        self.deliveries_in_flight.inc();
+        InFlight(self.deliveries_in_flight.clone())
     }
 
     /// Counts one notification attempt: `sent`, `failed` (tried again later) or `dead`.

@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
         (status = 503, description = "The database cannot take the write; retry", body = super::openapi::ErrorBody),
     ))]
 pub async fn receive_webhook(State(state): State<AppState>, request: Request) -> Response {
+    let _in_flight = state.metrics.delivery_in_flight();
     let event = match verified_event(&state, request).await {
         Ok(event) => event,
         Err(rejection) => {

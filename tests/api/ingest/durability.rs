@@ -28,5 +28,9 @@ async fn every_sqlite_connection_runs_with_the_durability_asked_for() {
         assert_eq!(read, expected, "a reader under {durability:?}");
         store.close().await;
     }
-    assert_eq!(Durability::default(), Durability::Full, "the default is full");
+    assert_eq!(
+        Durability::default(),
+        Durability::Full,
+        "the default is full"
+    );
 }

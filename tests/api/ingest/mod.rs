@@ -2,8 +2,8 @@
 //! body, retention at ingest, several receivers on one database, slow clients, the SQLite WAL.
 
 pub mod content;
-pub mod durability;
 pub mod duplicates;
+pub mod durability;
 pub mod event_body;
 pub mod multi_receiver;
 pub mod rejections;
