@@ -4,7 +4,9 @@
 //! also when the test panics. Tests open their own connection through it to count or tamper.
 
 use std::future::Future;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::Url;
@@ -191,9 +193,24 @@ async fn admin_connection() -> Option<PgConnection> {
     if std::env::var("DASH_EVENTS_REQUIRE_POSTGRES").as_deref() == Ok("1") {
         panic!("PostgreSQL not reachable at {base} ({problem}) and DASH_EVENTS_REQUIRE_POSTGRES=1");
     }
-    eprintln!(
-        "skipping: PostgreSQL not reachable at {base} ({problem}); \
+    report_skip(&format!(
+        "PostgreSQL not reachable at {base} ({problem}); \
          set DASH_EVENTS_REQUIRE_POSTGRES=1 to fail instead"
-    );
+    ));
     None
+}
+
+/// Skips counted so far in this test binary.
+static SKIPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Says on the terminal that the running test is skipped and why, with the count so far. A test
+/// that skips still reports "ok" to libtest, which hides what a passing test prints with
+/// `eprintln!`; a write to the stderr handle itself is not captured, so this line shows in every
+/// run, and a skip cannot pass for a pass.
+pub fn report_skip(reason: &str) {
+    let count = SKIPS.fetch_add(1, Ordering::SeqCst) + 1;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    let line = format!("SKIPPED ({count} in this run so far) {test}: {reason}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }

@@ -326,7 +326,9 @@ fn unavailable(what: &str) {
     if std::env::var("DASH_EVENTS_REQUIRE_FAULTS").is_ok_and(|v| v == "1") {
         panic!("{what} and DASH_EVENTS_REQUIRE_FAULTS=1");
     }
-    eprintln!("skipping: {what}; set DASH_EVENTS_REQUIRE_FAULTS=1 to fail instead");
+    crate::backend::report_skip(&format!(
+        "{what}; set DASH_EVENTS_REQUIRE_FAULTS=1 to fail instead"
+    ));
 }
 
 /// A tmpfs of a few MiB, unmounted when dropped.
