@@ -12,7 +12,7 @@ use crate::backend::TestDb;
 use crate::helpers::{event_at, eventually, new_id, status_and_json};
 use crate::support::app::App;
 use crate::support::capture::{
-    Answer, Capture, notifications, rule, start_notifying, wait_for_state,
+    Answer, Capture, fence, notifications, notifications_of, rule, start_notifying, wait_for_state,
 };
 
 both_backends!(
@@ -59,29 +59,50 @@ async fn an_endpoint_failing_three_times_then_recovering_gets_the_notification_o
         "not sent: {:?}",
         endpoint.requests()
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
 
-    let statuses: Vec<u16> = endpoint.requests().iter().map(|r| r.status).collect();
-    assert_eq!(
-        statuses,
-        [500, 500, 500, 200],
-        "delivered once after three failures"
-    );
     let listed = notifications(&app, &[]).await;
     assert_eq!(
         (listed[0]["state"].as_str(), listed[0]["attempts"].as_i64()),
         (Some("sent"), Some(4))
     );
     assert_eq!(listed[0]["lastError"], Value::Null);
-    let text = metrics(&app).await;
-    for line in [
+    let lines = [
         r#"dash_events_notifications_total{outcome="failed",rule="ops"} 3"#,
         r#"dash_events_notifications_total{outcome="sent",rule="ops"} 1"#,
         "dash_events_notifications_pending 0",
         "dash_events_notifications_dead 0",
-    ] {
-        assert!(text.contains(line), "no `{line}` in\n{text}");
-    }
+    ];
+    // The gauges are refreshed right after the round that recorded the result.
+    let counted = eventually(Duration::from_secs(5), || async {
+        let text = metrics(&app).await;
+        lines.iter().all(|line| text.contains(line))
+    });
+    assert!(
+        counted.await,
+        "not all of {lines:?} in\n{}",
+        metrics(&app).await
+    );
+
+    // A later round of the worker has run: a resend of the sent notification would show by now.
+    fence(&app, WAIT)
+        .await
+        .expect("the fence event was not sent");
+    let statuses: Vec<u16> = endpoint
+        .requests_for(&id)
+        .iter()
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(
+        statuses,
+        [500, 500, 500, 200],
+        "delivered once after three failures"
+    );
+    let listed = notifications_of(&app, &id).await;
+    assert_eq!(
+        (listed[0]["state"].as_str(), listed[0]["attempts"].as_i64()),
+        (Some("sent"), Some(4)),
+        "claimed again after it was sent"
+    );
 }
 
 async fn an_endpoint_always_failing_makes_the_notification_dead_until_an_operator_retries(

@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::backend::TestDb;
 use crate::helpers::{event_at, new_id};
 use crate::support::capture::{
-    Answer, Capture, launch_notifying, notifications, rule, start_notifying, wait_for_state,
+    Answer, Capture, fence, launch_notifying, notifications, notifications_of, rule,
+    start_notifying, wait_for_state,
 };
 use crate::support::launch::Launch;
 
@@ -210,10 +211,16 @@ async fn a_redelivered_event_is_notified_once(db: TestDb) {
     );
 
     assert!(wait_for_state(&app, "sent", 1, WAIT).await);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let listed = notifications(&app, &[]).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["attempts"], 1, "{listed:?}");
+    // A later round of the worker has run: a resend of the sent notification would show by now.
+    fence(&app, WAIT)
+        .await
+        .expect("the fence event was not sent");
 
-    assert_eq!(notifications(&app, &[]).await.len(), 1);
-    assert_eq!(endpoint.requests().len(), 1, "sent more than once");
+    assert_eq!(notifications_of(&app, &id).await.len(), 1);
+    assert_eq!(endpoint.requests_for(&id).len(), 1, "sent more than once");
 }
 
 async fn invalid_rules_keep_serve_from_starting_without_showing_the_url(db: TestDb) {

@@ -118,6 +118,14 @@ impl Capture {
         self.recorded.lock().unwrap().requests.clone()
     }
 
+    /// The requests that carried the event `event_id` (`X-Dash-Event-Id`, sent by webhook rules).
+    pub fn requests_for(&self, event_id: &str) -> Vec<Captured> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.header("x-dash-event-id") == Some(event_id))
+            .collect()
+    }
+
     /// Waits until at least `count` requests arrived; answers whether they did within `timeout`.
     pub async fn wait_for(&self, count: usize, timeout: Duration) -> bool {
         eventually(timeout, || async { self.requests().len() >= count }).await
@@ -241,6 +249,39 @@ pub async fn notifications(app: &Http, query: &[(&str, &str)]) -> Vec<Value> {
         .as_array()
         .expect("a notifications array")
         .clone()
+}
+
+/// The notifications of the event `event_id` that `GET /notifications` lists.
+pub async fn notifications_of(app: &Http, event_id: &str) -> Vec<Value> {
+    notifications(app, &[])
+        .await
+        .into_iter()
+        .filter(|n| n["eventId"] == event_id)
+        .collect()
+}
+
+/// Stores a fresh `agent:complete` event (the fence) and waits until its notification is sent;
+/// answers the fence's event id, or `None` when it was not sent within `timeout`.
+///
+/// Call it once the notifications under test are recorded (`sent` or `dead`). The fence's row is
+/// claimed by a worker round that began after that, and a claim takes the oldest due rows first:
+/// a worker that would claim a recorded notification again (and send it again) has done so by
+/// the time the fence is sent. So "not sent again" is checked against a round that happened,
+/// rather than against time let pass. The fence must match one of the app's rules.
+pub async fn fence(app: &Http, timeout: Duration) -> Option<String> {
+    let id = crate::helpers::new_id();
+    app.store(&crate::helpers::event_at(
+        &id,
+        "agent:complete",
+        "2026-11-28T10:00:00Z",
+    ))
+    .await;
+    let sent = eventually(timeout, || async {
+        let listed = notifications_of(app, &id).await;
+        !listed.is_empty() && listed.iter().all(|n| n["state"] == "sent")
+    })
+    .await;
+    sent.then_some(id)
 }
 
 /// Waits until `GET /notifications?state=<state>` lists `count` notifications.
