@@ -6,10 +6,12 @@
 use std::future::Future;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::Url;
+use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, PgConnection, SqliteConnection};
 
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -91,6 +93,18 @@ impl TestDb {
         SqliteConnection::connect(&self.url)
             .await
             .unwrap_or_else(|err| panic!("connect to {}: {err}", self.url))
+    }
+
+    /// Opens a SQLite connection to the test's file, creating it: for tests that lay out an old
+    /// schema by hand before any server has run.
+    pub async fn create_sqlite(&self) -> SqliteConnection {
+        assert_eq!(self.backend, Backend::Sqlite, "not a SQLite test database");
+        let options = SqliteConnectOptions::from_str(&self.url)
+            .expect("a SQLite URL")
+            .create_if_missing(true);
+        SqliteConnection::connect_with(&options)
+            .await
+            .unwrap_or_else(|err| panic!("create {}: {err}", self.url))
     }
 
     /// Opens a PostgreSQL connection of the test's own to the server's database.

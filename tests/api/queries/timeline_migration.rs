@@ -4,12 +4,9 @@
 //! the events stored afterwards add to the same hours.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use dash_events::timeline::Width;
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
 
 use crate::backend::{Backend, TestDb};
 use crate::helpers::new_id;
@@ -106,16 +103,7 @@ async fn database_at_0003(backend: Backend, rows: &[Row]) -> TestDb {
         }};
     }
     match backend {
-        Backend::Sqlite => {
-            let options = SqliteConnectOptions::from_str(db.url())
-                .expect("url")
-                .create_if_missing(true);
-            apply_and_insert!(
-                SqliteConnection::connect_with(&options)
-                    .await
-                    .expect("create")
-            )
-        }
+        Backend::Sqlite => apply_and_insert!(db.create_sqlite().await),
         Backend::Postgres => apply_and_insert!(db.postgres().await),
     }
     db

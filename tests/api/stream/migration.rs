@@ -5,11 +5,8 @@
 //! was deleted.
 
 use std::path::Path;
-use std::str::FromStr;
 
 use sqlx::migrate::Migrator;
-use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Connection, SqliteConnection};
 
 use crate::backend::{Backend, TestDb};
 use crate::helpers::{encode_segment, event_at, new_id};
@@ -111,16 +108,7 @@ async fn database_at_0001(backend: Backend, rows: &[Row]) -> TestDb {
         }};
     }
     match backend {
-        Backend::Sqlite => {
-            let options = SqliteConnectOptions::from_str(db.url())
-                .expect("url")
-                .create_if_missing(true);
-            apply_and_insert!(
-                SqliteConnection::connect_with(&options)
-                    .await
-                    .expect("create")
-            )
-        }
+        Backend::Sqlite => apply_and_insert!(db.create_sqlite().await),
         Backend::Postgres => apply_and_insert!(db.postgres().await),
     }
     db
