@@ -1,7 +1,8 @@
 //! One fresh database per test, on either backend: a SQLite file in a new temporary directory, or
 //! a new PostgreSQL database `dash_events_t_<uuid>` created through the server named by
-//! `DASH_EVENTS_TEST_POSTGRES`. The database (and the directory) is dropped when the `TestDb` is,
-//! also when the test panics. Tests open their own connection through it to count or tamper.
+//! `DASH_EVENTS_TEST_POSTGRES` (or through another server a test chose, see `provision_on`). The
+//! database (and the directory) is dropped when the `TestDb` is, also when the test panics. Tests
+//! open their own connection through it to count or tamper.
 
 use std::future::Future;
 use std::io::Write;
@@ -41,31 +42,62 @@ pub struct TestDb {
     url: String,
     dir: PathBuf,
     postgres_name: Option<String>,
+    /// The URL of the PostgreSQL server's base database, through which this one is dropped.
+    server: String,
 }
 
 impl TestDb {
     /// Creates the database, or answers `None` when PostgreSQL is unreachable and not required.
     pub async fn provision(backend: Backend) -> Option<TestDb> {
+        match backend {
+            Backend::Sqlite => Some(TestDb::new(backend, base_url())),
+            Backend::Postgres => {
+                let admin = admin_connection().await?;
+                Some(TestDb::create_postgres(admin, base_url()).await)
+            }
+        }
+    }
+
+    /// Creates a PostgreSQL database on the server whose base database is at `server`, which
+    /// must be reachable (a server the test started itself).
+    pub async fn provision_on(server: &str) -> TestDb {
+        let admin = PgConnection::connect(server)
+            .await
+            .unwrap_or_else(|err| panic!("connect to {server}: {err}"));
+        TestDb::create_postgres(admin, server.to_owned()).await
+    }
+
+    /// Another fresh database of the same backend, on the same server as this one.
+    pub async fn provision_beside(&self) -> TestDb {
+        match self.backend {
+            Backend::Sqlite => TestDb::new(Backend::Sqlite, self.server.clone()),
+            Backend::Postgres => TestDb::provision_on(&self.server).await,
+        }
+    }
+
+    fn new(backend: Backend, server: String) -> TestDb {
         let dir = std::env::temp_dir().join(format!("dash-events-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("create the test's temporary directory");
-        let mut db = TestDb {
+        TestDb {
             backend,
             url: format!("sqlite://{}", dir.join("events.db").display()),
             dir,
             postgres_name: None,
-        };
-        if backend == Backend::Postgres {
-            let name = format!("dash_events_t_{}", uuid::Uuid::new_v4().simple());
-            let mut admin = admin_connection().await?;
-            sqlx::query(&format!(r#"create database "{name}""#))
-                .execute(&mut admin)
-                .await
-                .unwrap_or_else(|err| panic!("create database {name}: {err}"));
-            let _ = admin.close().await;
-            db.url = database_url(&name);
-            db.postgres_name = Some(name);
+            server,
         }
-        Some(db)
+    }
+
+    async fn create_postgres(mut admin: PgConnection, server: String) -> TestDb {
+        let mut db = TestDb::new(Backend::Postgres, server);
+        let name = format!("dash_events_t_{}", uuid::Uuid::new_v4().simple());
+        sqlx::query(&format!(r#"create database "{name}""#))
+            .execute(&mut admin)
+            .await
+            .unwrap_or_else(|err| panic!("create database {name}: {err}"));
+        let _ = admin.close().await;
+        db.url = database_url(&db.server, &name);
+        db.postgres_name = Some(name);
+        db
     }
 
     pub fn backend(&self) -> Backend {
@@ -162,6 +194,7 @@ impl Drop for TestDb {
         let Some(name) = self.postgres_name.take() else {
             return;
         };
+        let server = std::mem::take(&mut self.server);
         // Drop may run inside the test's runtime (or while unwinding): use a runtime of our own.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -169,7 +202,7 @@ impl Drop for TestDb {
                 .build()
                 .expect("a runtime to drop the test database");
             runtime.block_on(async {
-                let mut admin = PgConnection::connect(&base_url()).await?;
+                let mut admin = PgConnection::connect(&server).await?;
                 sqlx::query(&format!(r#"drop database if exists "{name}" with (force)"#))
                     .execute(&mut admin)
                     .await
@@ -188,9 +221,9 @@ pub fn base_url() -> String {
     std::env::var("DASH_EVENTS_TEST_POSTGRES").unwrap_or_else(|_| DEFAULT_POSTGRES.to_owned())
 }
 
-/// The base URL with its database name replaced by `name`.
-fn database_url(name: &str) -> String {
-    let mut url = Url::parse(&base_url()).expect("DASH_EVENTS_TEST_POSTGRES is a URL");
+/// The `server` URL with its database name replaced by `name`.
+fn database_url(server: &str, name: &str) -> String {
+    let mut url = Url::parse(server).expect("a PostgreSQL URL");
     url.set_path(&format!("/{name}"));
     url.to_string()
 }

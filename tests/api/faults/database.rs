@@ -23,6 +23,7 @@ use sqlx::Connection;
 use crate::backend::{Backend, TestDb, base_url};
 use crate::helpers::{assert_error, event, eventually, new_id, status_and_json};
 use crate::support::app::App;
+use crate::support::private_postgres::PrivatePostgres;
 
 /// The longest any delivery may wait for its answer, database or not (the write timeout is 10 s).
 const ANSWER_BOUND: Duration = Duration::from_secs(13);
@@ -32,8 +33,9 @@ postgres_only!(database_refusing_connections_makes_readyz_and_deliveries_answer_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopped_postgres_answers_503_promptly_and_recovers_by_itself() {
-    let Some(pg) = PrivatePostgres::start() else {
-        return;
+    let pg = match PrivatePostgres::start() {
+        Ok(pg) => pg,
+        Err(why) => return unavailable(&why),
     };
     let Some(db) = TestDb::provision(Backend::Sqlite).await else {
         return;
@@ -369,95 +371,4 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
-}
-
-/// A PostgreSQL cluster of this test's own, on a free port, stopped and removed when dropped.
-struct PrivatePostgres {
-    bin: PathBuf,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl PrivatePostgres {
-    fn start() -> Option<PrivatePostgres> {
-        let Some(bin) = postgres_bin() else {
-            unavailable("no PostgreSQL server binaries (initdb, pg_ctl) installed");
-            return None;
-        };
-        let dir =
-            std::env::temp_dir().join(format!("dash-events-pg-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("create the cluster directory");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let pg = PrivatePostgres { bin, dir, port };
-        run(Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&pg.dir));
-        let initdb = pg.bin.join("initdb");
-        run(as_postgres(&initdb)
-            .arg("-D")
-            .arg(pg.dir.join("data"))
-            .args(["-A", "trust", "-U", "postgres", "--no-sync"]));
-        pg.start_server();
-        Some(pg)
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
-    fn start_server(&self) {
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1",
-            self.port,
-            self.dir.display()
-        );
-        run(self
-            .pg_ctl()
-            .args(["-w", "-l"])
-            .arg(self.dir.join("log"))
-            .args(["-o", &options, "start"]));
-    }
-
-    fn stop(&self) {
-        run(self.pg_ctl().args(["-w", "-m", "immediate", "stop"]));
-    }
-
-    fn pg_ctl(&self) -> Command {
-        let mut command = as_postgres(&self.bin.join("pg_ctl"));
-        command.arg("-D").arg(self.dir.join("data"));
-        command
-    }
-}
-
-impl Drop for PrivatePostgres {
-    fn drop(&mut self) {
-        let _ = self.pg_ctl().args(["-m", "immediate", "stop"]).output();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn postgres_bin() -> Option<PathBuf> {
-    let versions = std::fs::read_dir("/usr/lib/postgresql").ok()?;
-    versions
-        .flatten()
-        .map(|v| v.path().join("bin"))
-        .find(|bin| bin.join("pg_ctl").exists())
-}
-
-fn as_postgres(program: &Path) -> Command {
-    let mut command = Command::new("runuser");
-    command.args(["-u", "postgres", "--"]).arg(program);
-    command
-}
-
-fn run(command: &mut Command) {
-    let output = command.output().expect("run a PostgreSQL tool");
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }

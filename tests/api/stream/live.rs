@@ -25,7 +25,7 @@ use crate::support::app::{App, api_token};
 use crate::support::server::ServeProcess;
 use crate::support::sse::{self, MESSAGE_TIMEOUT, Message, Next, SseStream};
 
-both_backends!(
+both_backends_on_stream_cluster!(
     live_events_arrive_in_commit_order_with_their_positions,
     type_and_time_filters_select_what_is_streamed,
     resuming_with_last_event_id_while_events_arrive_yields_each_event_once,
@@ -33,7 +33,9 @@ both_backends!(
     the_stream_needs_the_bearer_token_when_one_is_set,
     sigterm_ends_open_streams_and_exits_0_promptly,
 );
-postgres_only!(a_stream_on_one_receiver_sees_every_event_stored_by_two_receivers_once);
+postgres_only_on_stream_cluster!(
+    a_stream_on_one_receiver_sees_every_event_stored_by_two_receivers_once
+);
 
 /// The stream position the service should give the stored event `id`, read from the database.
 async fn position_in_database(db: &TestDb, id: &str) -> String {
@@ -105,7 +107,7 @@ async fn live_events_arrive_in_commit_order_with_their_positions(db: TestDb) {
         .await;
 
     // On PostgreSQL a stream may begin a little before the connection (at the oldest
-    // transaction still open on the server, another test's maybe), never after it.
+    // transaction still open on the server, another stream test's maybe), never after it.
     let earlier =
         |m: &&Message| db.backend() == Backend::Postgres && before.contains(&m.event_id());
     let received: Vec<&Message> = received.iter().filter(|m| !earlier(m)).collect();

@@ -15,7 +15,7 @@ use crate::support::app::App;
 use crate::support::http::SECRET;
 use crate::support::sse::{MESSAGE_TIMEOUT, Message, SseStream};
 
-both_backends!(rows_stored_before_0002_are_kept_streamed_and_counted_unsigned);
+both_backends_on_stream_cluster!(rows_stored_before_0002_are_kept_streamed_and_counted_unsigned);
 
 /// The columns of 0001, copied from one database to another.
 type Row = (
@@ -75,9 +75,11 @@ async fn rows_from_a_receiver(db: &TestDb) -> (Vec<Row>, Vec<serde_json::Value>)
     (rows.expect("read the rows"), answers)
 }
 
-/// A database at migration 0001 holding `rows`, as an older release left it.
-async fn database_at_0001(backend: Backend, rows: &[Row]) -> TestDb {
-    let db = TestDb::provision(backend).await.expect("a second database");
+/// A database at migration 0001 holding `rows`, as an older release left it, on the same server
+/// as `scratch`.
+async fn database_at_0001(scratch: &TestDb, rows: &[Row]) -> TestDb {
+    let backend = scratch.backend();
+    let db = scratch.provision_beside().await;
     let (folder, file) = match backend {
         Backend::Sqlite => ("sqlite", "0001_events.sql"),
         Backend::Postgres => ("postgres", "0001_events.sql"),
@@ -116,7 +118,7 @@ async fn database_at_0001(backend: Backend, rows: &[Row]) -> TestDb {
 
 async fn rows_stored_before_0002_are_kept_streamed_and_counted_unsigned(scratch: TestDb) {
     let (rows, answers) = rows_from_a_receiver(&scratch).await;
-    let db = database_at_0001(scratch.backend(), &rows).await;
+    let db = database_at_0001(&scratch, &rows).await;
 
     let app = App::start(&db).await;
 
