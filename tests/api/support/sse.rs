@@ -41,8 +41,10 @@ pub enum Next {
     Message(Message),
     /// A `:` comment (the keep-alive).
     Comment,
-    /// The server ended the answer.
+    /// The server ended the answer: the chunked body's last chunk arrived.
     Ended,
+    /// The connection failed or closed before the answer was complete (the process exited, say).
+    Cut(String),
     TimedOut,
 }
 
@@ -113,7 +115,8 @@ impl SseStream {
             match tokio::time::timeout_at(deadline, self.response.chunk()).await {
                 Err(_) => return Next::TimedOut,
                 Ok(Ok(Some(chunk))) => self.buffer.extend_from_slice(&chunk),
-                Ok(Ok(None)) | Ok(Err(_)) => return Next::Ended,
+                Ok(Ok(None)) => return Next::Ended,
+                Ok(Err(err)) => return Next::Cut(format!("{err:?}")),
             }
         }
     }
@@ -156,7 +159,7 @@ impl SseStream {
                 Next::TimedOut => return,
                 Next::Comment => continue,
                 Next::Message(message) => panic!("unexpected message {message:?}"),
-                Next::Ended => panic!("the stream ended"),
+                Next::Ended | Next::Cut(_) => panic!("the stream ended"),
             }
         }
     }
