@@ -9,6 +9,7 @@ use crate::backend::TestDb;
 use crate::helpers::{event, event_at, new_id, sign, status_and_json};
 use crate::support::app::App;
 use crate::support::http::SECRET;
+use crate::support::metrics::sample;
 
 both_backends!(
     healthz_and_readyz_answer_200_while_up,
@@ -19,27 +20,6 @@ both_backends!(
 );
 
 type Headers<'a> = Vec<(&'a str, &'a str)>;
-
-/// The sum of the samples of `name` whose labels include all of `labels` (0 when there is none).
-fn sample(metrics: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
-    metrics
-        .lines()
-        .filter(|line| !line.starts_with('#'))
-        .filter_map(|line| {
-            let (series, value) = line.rsplit_once(' ')?;
-            let (metric, label_text) = match series.split_once('{') {
-                Some((metric, rest)) => (metric, rest.trim_end_matches('}')),
-                None => (series, ""),
-            };
-            let wanted = labels.iter().all(|(key, val)| {
-                label_text
-                    .split(',')
-                    .any(|l| l == format!("{key}=\"{val}\""))
-            });
-            (metric == name && wanted).then(|| value.parse::<f64>().ok())?
-        })
-        .sum()
-}
 
 async fn metrics_text(app: &App) -> String {
     let response = app.get("/metrics").await;
