@@ -22,6 +22,15 @@ use tokio::task::JoinHandle;
 /// How long a test waits for the function to answer one invocation.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// When the function's answer to an invocation arrived, against the deadline it was handed with
+/// the invocation (`Lambda-Runtime-Deadline-Ms`), as Lambda itself judges it: an answer after the
+/// deadline is lost. Both in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    pub deadline_ms: u128,
+    pub answered_ms: u128,
+}
+
 /// What the function posted for an invocation.
 #[derive(Debug)]
 pub enum Outcome {
@@ -35,13 +44,16 @@ struct Invocation {
     id: String,
     event: Value,
     deadline: Duration,
-    answer: oneshot::Sender<Outcome>,
+    answer: oneshot::Sender<(Outcome, Timing)>,
 }
+
+/// An invocation handed out and not answered yet: where its answer goes, and its deadline.
+type Waiting = HashMap<String, (oneshot::Sender<(Outcome, Timing)>, u128)>;
 
 #[derive(Clone)]
 struct Shared {
     queue: Arc<Mutex<mpsc::Receiver<Invocation>>>,
-    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
+    waiting: Arc<Mutex<Waiting>>,
 }
 
 /// The fake Runtime API, serving until dropped.
@@ -86,12 +98,19 @@ impl FakeRuntime {
 
     /// Invokes the function with `event` (30 s before its deadline) and waits for its answer.
     pub async fn invoke(&self, event: Value) -> Outcome {
-        self.invoke_with_deadline(event, Duration::from_secs(30))
-            .await
+        let (outcome, _) = self
+            .invoke_with_deadline(event, Duration::from_secs(30))
+            .await;
+        outcome
     }
 
-    /// Invokes the function with `event`, `deadline` before it times out, and waits for its answer.
-    pub async fn invoke_with_deadline(&self, event: Value, deadline: Duration) -> Outcome {
+    /// Invokes the function with `event`, `deadline` before it times out, and waits for its
+    /// answer and when it came.
+    pub async fn invoke_with_deadline(
+        &self,
+        event: Value,
+        deadline: Duration,
+    ) -> (Outcome, Timing) {
         let number = self
             .next_id
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -124,11 +143,7 @@ async fn next_invocation(State(shared): State<Shared>) -> impl IntoResponse {
     let Some(invocation) = shared.queue.lock().await.recv().await else {
         return (StatusCode::GONE, HeaderMap::new(), String::new());
     };
-    let deadline_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .saturating_add(invocation.deadline)
-        .as_millis();
+    let deadline_ms = epoch_ms() + invocation.deadline.as_millis();
     let mut headers = HeaderMap::new();
     let mut put = |name: &'static str, value: String| {
         headers.insert(name, HeaderValue::from_str(&value).expect("header value"));
@@ -148,8 +163,16 @@ async fn next_invocation(State(shared): State<Shared>) -> impl IntoResponse {
         .waiting
         .lock()
         .await
-        .insert(invocation.id, invocation.answer);
+        .insert(invocation.id, (invocation.answer, deadline_ms));
     (StatusCode::OK, headers, invocation.event.to_string())
+}
+
+/// Now, in milliseconds since the Unix epoch.
+fn epoch_ms() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_millis()
 }
 
 async fn response(state: State<Shared>, id: Path<String>, body: Bytes) -> StatusCode {
@@ -166,12 +189,17 @@ async fn settle(
     body: Bytes,
     outcome: fn(Value) -> Outcome,
 ) -> StatusCode {
-    let Some(answer) = shared.waiting.lock().await.remove(&id) else {
+    let answered_ms = epoch_ms();
+    let Some((answer, deadline_ms)) = shared.waiting.lock().await.remove(&id) else {
         return StatusCode::BAD_REQUEST;
     };
     let value = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()));
-    let _ = answer.send(outcome(value));
+    let timing = Timing {
+        deadline_ms,
+        answered_ms,
+    };
+    let _ = answer.send((outcome(value), timing));
     StatusCode::ACCEPTED
 }
 
