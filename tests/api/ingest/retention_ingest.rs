@@ -20,6 +20,13 @@ both_backends!(serve_prunes_in_the_background_while_fresh_deliveries_keep_arrivi
 const SENDERS: usize = 8;
 const PER_SENDER: usize = 60;
 
+/// The longest a delivery may wait while prune passes run. The slowest of the 480 deliveries
+/// took 30–330 ms, measured with a load average of 4–7 on 2 cores; 5 s is 15 times the worst
+/// seen. A delivery a pass holds up for seconds is answered 503 by the store's own bounds (3 s
+/// for a connection, which a pass on SQLite shares with the deliveries; 10 s for the commit),
+/// which fails the test by itself; this bound catches one answered 200 but late.
+const SLOWEST_DELIVERY: Duration = Duration::from_secs(5);
+
 async fn serve_prunes_in_the_background_while_fresh_deliveries_keep_arriving(db: TestDb) {
     let now = Utc::now();
     let old: Vec<Value> = (0..6000)
@@ -102,8 +109,8 @@ async fn serve_prunes_in_the_background_while_fresh_deliveries_keep_arriving(db:
         "every acknowledged fresh event is stored"
     );
     assert!(
-        slowest < Duration::from_secs(5),
-        "a delivery waited {slowest:?}"
+        slowest < SLOWEST_DELIVERY,
+        "a delivery waited {slowest:?} while prune passes ran"
     );
     // Every old event was pruned (`stored` holds only the fresh ones); that `serve` logs its
     // prunes is checked on a process, in `operations::retention`.
