@@ -28,6 +28,18 @@ macro_rules! both_backends {
     )+};
 }
 
+/// Runs each named `async fn check(db: TestDb)` on SQLite only, as `check::sqlite`.
+macro_rules! sqlite_only {
+    ($($check:ident),+ $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::backend::run(crate::backend::Backend::Sqlite, super::$check).await;
+            }
+        }
+    )+};
+}
+
 /// Runs each named `async fn check(db: TestDb)` on PostgreSQL only, as `check::postgres`.
 macro_rules! postgres_only {
     ($($check:ident),+ $(,)?) => {$(
