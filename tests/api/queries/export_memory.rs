@@ -21,8 +21,8 @@ const SMALL_SHARE: usize = 10;
 /// The large export may grow the server's peak RSS beyond the small one's by at most this share
 /// of what it outweighs the small one (~54 MB of NDJSON). Holding an export in memory takes
 /// about its size: a version that collected the pages before answering grew the peak by 50 MB.
-/// Streaming it grew the peak by nothing in six runs after the warm-up below (by 0–2 MB after a
-/// warm-up that walked one type at a time, which left a reader's page cache to fill; by up to
+/// Streaming it grew the peak by 0–0.3 MB in eight runs after the warm-up below (by 0–2 MB after
+/// a warm-up that walked one type at a time, which left a reader's page cache to fill; by up to
 /// 20 MB with none). A fifth, ~11 MB, is 5 times the most seen after any warm-up, and under a
 /// quarter of what holding the export takes.
 const GROWTH_SHARE: u64 = 5;
