@@ -3,6 +3,7 @@
 
 pub use crate::secret::Secret;
 
+use crate::clock::Clock;
 use crate::limits::Limits;
 use crate::notify::NotifySettings;
 use crate::retention::Retention;
@@ -43,6 +44,8 @@ pub struct Config {
     pub notify: NotifySettings,
     /// Timeouts and the connection cap that bound slow or abusive clients.
     pub limits: Limits,
+    /// The wall clock: the system's, or one a test steps.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -79,6 +82,7 @@ mod tests {
                 ..NotifySettings::default()
             },
             limits: Limits::default(),
+            clock: Clock::system(),
         };
         let printed = format!("{config:?}");
         for secret in ["hunter2", "old-hunter", "tok3n", "sl4ck"] {

@@ -37,9 +37,12 @@ pub async fn serve(
         outbox.clone(),
     );
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
-    let pruning = config
+    let retention = config
         .retention
-        .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
+        .map(|retention| retention::Window::new(retention, config.clock.clone()));
+    let pruning = retention
+        .clone()
+        .map(|window| tokio::spawn(retention::prune_periodically(store.clone(), window)));
     let upkeep = tokio::spawn(crate::store::maintain_periodically(
         store.clone(),
         UPKEEP_INTERVAL,
@@ -53,6 +56,7 @@ pub async fn serve(
         writer,
         metrics,
         outbox,
+        retention,
         shutdown: draining_rx.clone(),
     };
     let limits = state.config.limits;
@@ -106,8 +110,13 @@ fn spawn_worker(
     if config.notify.rules.is_empty() || !config.notify.worker {
         return Ok(None);
     }
-    let worker = Worker::new(store.clone(), config.notify.clone(), metrics.clone())
-        .map_err(std::io::Error::other)?;
+    let worker = Worker::new(
+        store.clone(),
+        config.notify.clone(),
+        metrics.clone(),
+        config.clock.clone(),
+    )
+    .map_err(std::io::Error::other)?;
     let running = worker.run(outbox.wake.clone(), draining.clone());
     Ok(Some(tokio::spawn(running)))
 }

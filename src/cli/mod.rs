@@ -308,6 +308,7 @@ impl ServeArgs {
             retention,
             notify,
             limits: Limits::default(),
+            clock: crate::clock::Clock::system(),
         })
     }
 }

@@ -65,6 +65,7 @@ mod tests {
             retention: None,
             notify: crate::notify::NotifySettings::default(),
             limits: crate::limits::Limits::default(),
+            clock: crate::clock::Clock::system(),
         }
     }
 

@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::openapi::ErrorBody;
-use crate::clock::now_us;
 use crate::error::AppError;
 use crate::event::format_micros;
 use crate::query::notifications::encode_cursor;
@@ -108,7 +107,11 @@ pub async fn retry_notification(
     let Path(id) = id.map_err(|err| AppError::BadRequest(format!("id: {}", err.body_text())))?;
     let not_found = || AppError::NotFound(format!("no notification with id {id:?}"));
     let number: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(not_found)?;
-    match state.store.retry_notification(number, now_us()).await? {
+    match state
+        .store
+        .retry_notification(number, state.config.clock.now_us())
+        .await?
+    {
         Revival::Revived(row) => {
             state.outbox.wake.notify_one();
             Ok(Json(render(&state, row)))
