@@ -2,3 +2,4 @@
 
 pub mod crashes;
 pub mod database;
+pub mod network;

@@ -7,6 +7,7 @@ pub mod capture;
 pub mod fill;
 pub mod http;
 pub mod launch;
+pub mod proxy;
 pub mod raw_client;
 pub mod server;
 pub mod sse;
