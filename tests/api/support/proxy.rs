@@ -212,6 +212,7 @@ impl Link {
         }
     }
 
+    /// Whether `mode` holds bytes now.
     fn stalls(&self, mode: Mode) -> bool {
         mode == Mode::StallFromCommit && self.counts.stalled.load(Ordering::SeqCst)
     }
