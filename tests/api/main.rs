@@ -6,7 +6,7 @@
 //!
 //! The tests are grouped by capability: `ingest` (webhook deliveries), `queries` (the query API,
 //! export, the web view, the OpenAPI document), `stream` (the live tail), `notify`
-//! (notifications), `faults` (crashes and database outages) and `operations` (start-up,
+//! (notifications), `faults` (crashes, database outages and network faults) and `operations` (start-up,
 //! configuration, shutdown, logs, metrics, the subcommands). Each behavioural check is written once and run against SQLite and PostgreSQL
 //! through the `both_backends!` macro; the PostgreSQL twin skips with a notice when no server is
 //! reachable, unless `DASH_EVENTS_REQUIRE_POSTGRES=1` makes that a failure.
