@@ -1,10 +1,12 @@
 //! The harness of the API tests: starting a server (in-process, `app`, or as a child process,
-//! `launch` and `server`), talking to it (`http`, `raw_client`, `sse`), and what stands beside it
-//! (`capture`, a notification endpoint; `fill`, many events stored behind its back).
+//! `launch` and `server`, optionally under a fault injector, `fiu`), talking to it (`http`,
+//! `raw_client`, `sse`), and what stands beside it (`capture`, a notification endpoint; `fill`,
+//! many events stored behind its back).
 
 pub mod app;
 pub mod capture;
 pub mod fill;
+pub mod fiu;
 pub mod http;
 pub mod launch;
 pub mod raw_client;
