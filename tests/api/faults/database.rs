@@ -24,6 +24,8 @@ use crate::backend::{Backend, TestDb, base_url};
 use crate::helpers::{assert_error, event, eventually, new_id, status_and_json};
 use crate::support::app::App;
 
+use super::unavailable;
+
 /// The longest any delivery may wait for its answer, database or not (the write timeout is 10 s).
 const ANSWER_BOUND: Duration = Duration::from_secs(13);
 
@@ -319,16 +321,6 @@ fn big_event() -> Value {
     let mut big = event(&new_id());
     big["data"]["notes"] = json!("x".repeat(512 * 1024));
     big
-}
-
-/// Skips (with a notice) unless the environment requires the fault tests to run.
-fn unavailable(what: &str) {
-    if std::env::var("DASH_EVENTS_REQUIRE_FAULTS").is_ok_and(|v| v == "1") {
-        panic!("{what} and DASH_EVENTS_REQUIRE_FAULTS=1");
-    }
-    crate::backend::report_skip(&format!(
-        "{what}; set DASH_EVENTS_REQUIRE_FAULTS=1 to fail instead"
-    ));
 }
 
 /// A tmpfs of a few MiB, unmounted when dropped.

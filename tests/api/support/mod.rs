@@ -1,11 +1,13 @@
 //! The harness of the API tests: starting a server (in-process, `app`, or as a child process,
-//! `launch` and `server`), talking to it (`http`, `raw_client`, `sse`), and what stands beside it
-//! (`capture`, a notification endpoint; `fill`, many events stored behind its back; `proxy`, a
-//! network to PostgreSQL that the test makes stall, cut and reset).
+//! `launch` and `server`, optionally under a fault injector, `fiu`), talking to it (`http`,
+//! `raw_client`, `sse`), and what stands beside it (`capture`, a notification endpoint; `fill`,
+//! many events stored behind its back; `proxy`, a network to PostgreSQL that the test makes
+//! stall, cut and reset).
 
 pub mod app;
 pub mod capture;
 pub mod fill;
+pub mod fiu;
 pub mod http;
 pub mod launch;
 pub mod proxy;
