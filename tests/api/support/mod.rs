@@ -1,5 +1,6 @@
 //! The harness of the API tests: starting a server (in-process, `app`, or as a child process,
-//! `launch` and `server`), talking to it (`http`, `raw_client`, `sse`), and what stands beside it
+//! `launch` and `server`), talking to it (`http`, `raw_client`, `sse`), judging every answer
+//! against the service's OpenAPI document (`openapi`), and what stands beside it
 //! (`capture`, a notification endpoint; `fill`, many events stored behind its back).
 
 pub mod app;
@@ -7,6 +8,7 @@ pub mod capture;
 pub mod fill;
 pub mod http;
 pub mod launch;
+pub mod openapi;
 pub mod raw_client;
 pub mod server;
 pub mod sse;
