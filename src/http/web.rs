@@ -52,7 +52,7 @@ pub async fn index() -> Response {
 
 /// One script or style sheet of the viewer.
 #[utoipa::path(get, path = "/assets/{name}", tag = "web",
-    params(("name" = String, Path, description = "The file name, e.g. `app.js`")),
+    params(("name" = String, Path, example = "app.js", description = "The file name")),
     responses(
         (status = 200, description = "The script or style sheet", content(
             (String = "text/javascript"), (String = "text/css"))),

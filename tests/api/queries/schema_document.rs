@@ -30,10 +30,10 @@ async fn the_checker_judges_by_the_openapi_3_1_document_the_service_serves() {
     crate::backend::run(Backend::Sqlite, |db| async move {
         let app = App::start(&db).await;
         let served = app.get_json("/openapi.json").await;
-        assert_eq!(
-            &served,
-            contract().document(),
-            "the checker's document is not the one served"
+        // Compared whole but not printed: the document is long.
+        assert!(
+            &served == contract().document(),
+            "the checker's document is not the one /openapi.json serves"
         );
         // 3.1's schemas are JSON Schema 2020-12, the draft the checker validates with.
         assert_eq!(served["openapi"], "3.1.0");
