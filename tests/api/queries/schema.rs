@@ -93,6 +93,7 @@ impl Answers<'_> {
         }
     }
 
+    /// Records an answer checked by other means (the stream's head, a 408 read off a socket).
     pub fn record(&mut self, method: Method, path: &str, status: u16) {
         let template = contract().template_of(&method, path).unwrap_or(OUTSIDE);
         self.seen.push((method, template.to_owned(), status));
@@ -108,6 +109,7 @@ impl Answers<'_> {
         let [body, other, expired] =
             [&event, &other, &expired].map(|e| serde_json::to_vec(e).unwrap());
         let spaces = vec![b' '; 8192];
+        // New, then the same again (a duplicate).
         for (status, body) in [
             (200, &body),
             (200, &body),
