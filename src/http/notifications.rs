@@ -27,6 +27,7 @@ pub struct Notification {
     /// The rule's name.
     rule: String,
     /// `slack` or `webhook`; null when the rule is no longer configured.
+    #[schema(pattern = "^(slack|webhook)$")]
     target: Option<String>,
     /// `pending`, `sent` or `dead`.
     #[schema(pattern = "^(pending|sent|dead)$")]
@@ -36,8 +37,11 @@ pub struct Notification {
     /// Why the last attempt failed (e.g. `HTTP 500`, `timed out`).
     last_error: Option<String>,
     /// When a pending notification is tried next; null once sent or dead.
+    #[schema(format = DateTime)]
     next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     sent_at: Option<String>,
 }
 
