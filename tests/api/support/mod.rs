@@ -1,5 +1,6 @@
 //! The harness of the API tests: starting a server (in-process, `app`, or as a child process,
-//! `launch` and `server`), talking to it (`http`, `raw_client`, `sse`), and what stands beside it
+//! `launch` and `server`), talking to it (`http`, `raw_client`, `sse`, and over HTTPS with the
+//! certificates of `tls`), and what stands beside it
 //! (`capture`, a notification endpoint; `fill`, many events stored behind its back).
 
 pub mod app;
@@ -10,3 +11,4 @@ pub mod launch;
 pub mod raw_client;
 pub mod server;
 pub mod sse;
+pub mod tls;
