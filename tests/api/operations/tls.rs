@@ -10,20 +10,18 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use dash_events::config::{Config, TlsFiles};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
 use crate::backend::TestDb;
-use crate::helpers::{event, eventually, new_id, sign};
+use crate::helpers::{event, new_id, sign};
 use crate::ingest::slow_clients::assert_closed_at;
 use crate::operations::startup::assert_refused;
-use crate::support::app::App;
 use crate::support::http::{Http, SECRET};
 use crate::support::launch::Launch;
 use crate::support::raw_client::{self as raw, read_until_closed};
-use crate::support::tls::{ServerCert, TestCa, replace, served_certificate, write_pair};
+use crate::support::tls::{HttpsApp, TestCa, replace, write_pair};
 
 both_backends!(
     a_signed_delivery_over_https_is_stored_byte_for_byte,
@@ -38,83 +36,6 @@ sqlite_only!(
     serve_started_with_the_tls_variables_answers_over_https,
     unservable_tls_files_are_refused_with_exit_code_2_naming_the_option_and_file,
 );
-
-/// How long a reload may take to show: the server under test looks every 100 ms
-/// (`support::tls::RELOAD_INTERVAL`), so 20 s is 200 looks, a margin far beyond 5× even on a
-/// starved machine.
-const RELOAD_WAIT: Duration = Duration::from_secs(20);
-
-/// An in-process server serving HTTPS with a certificate of the test's own CA.
-struct HttpsApp {
-    ca: TestCa,
-    first: ServerCert,
-    files: TlsFiles,
-    app: App,
-    https: Http,
-}
-
-impl HttpsApp {
-    /// Serves `db` over HTTPS with the default options changed by `change`.
-    async fn start(db: &TestDb, change: impl FnOnce(&mut Config)) -> HttpsApp {
-        let ca = TestCa::new();
-        let first = ca.issue("first");
-        let files = write_pair(db.dir(), &first);
-        let app = App::start_with(db, |config| {
-            config.tls = Some(files.clone());
-            change(config);
-        })
-        .await;
-        let https = Http::https(app.addr, SECRET, None, ca.client());
-        HttpsApp {
-            ca,
-            first,
-            files,
-            app,
-            https,
-        }
-    }
-
-    /// The certificate a new connection is shown now (DER); panics if the handshake fails.
-    async fn served(&self) -> Vec<u8> {
-        served_certificate(&self.ca, self.app.addr)
-            .await
-            .unwrap_or_else(|err| panic!("no HTTPS answer: {err}"))
-    }
-
-    /// Waits until new connections are shown `cert`; panics after `RELOAD_WAIT`.
-    async fn await_served(&self, cert: &ServerCert, what: &str) {
-        let shown = eventually(RELOAD_WAIT, || async {
-            served_certificate(&self.ca, self.app.addr).await.as_ref() == Ok(&cert.der)
-        })
-        .await;
-        assert!(
-            shown,
-            "{what}: not served to new connections within {RELOAD_WAIT:?}"
-        );
-    }
-
-    /// How many reloads with `outcome` the server counted (`dash_events_tls_reloads_total`).
-    async fn reloads(&self, outcome: &str) -> u64 {
-        let response = self.https.get("/metrics").await;
-        let text = response.text().await.expect("read /metrics");
-        let series = format!("dash_events_tls_reloads_total{{outcome=\"{outcome}\"}} ");
-        text.lines()
-            .find_map(|line| line.strip_prefix(&series))
-            .map_or(0, |count| count.parse().expect("a whole count"))
-    }
-
-    /// Waits until the server counted `count` failed reloads; panics after `RELOAD_WAIT`.
-    async fn await_failed_reloads(&self, count: u64, what: &str) {
-        let counted = eventually(RELOAD_WAIT, || async {
-            self.reloads("failed").await >= count
-        })
-        .await;
-        assert!(
-            counted,
-            "{what}: no failed reload counted within {RELOAD_WAIT:?}"
-        );
-    }
-}
 
 async fn a_signed_delivery_over_https_is_stored_byte_for_byte(db: TestDb) {
     let server = HttpsApp::start(&db, |_| {}).await;

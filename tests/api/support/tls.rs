@@ -1,13 +1,14 @@
 //! HTTPS for the tests: a certificate authority made by the test (rcgen), server certificates it
 //! issues for 127.0.0.1, their PEM files written and replaced the way a renewer replaces them (a
-//! new file renamed over the old one), and clients that trust that authority and nothing else.
+//! new file renamed over the old one), clients that trust that authority and nothing else, and
+//! an in-process server serving HTTPS with such a certificate (`HttpsApp`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use dash_events::config::TlsFiles;
+use dash_events::config::{Config, TlsFiles};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -19,6 +20,11 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
 use tokio_rustls::rustls::{ClientConfig, RootCertStore, crypto::ring};
+
+use crate::backend::TestDb;
+use crate::helpers::eventually;
+use crate::support::app::App;
+use crate::support::http::{Http, SECRET};
 
 /// How often the in-process server under test looks at its certificate files (50 times more
 /// often than `serve` does), so that a reload is awaited in a fraction of a second.
@@ -146,4 +152,83 @@ pub async fn served_certificate(ca: &TestCa, addr: SocketAddr) -> Result<Vec<u8>
     info.and_then(TlsInfo::peer_certificate)
         .map(<[u8]>::to_vec)
         .ok_or_else(|| "the answer carries no peer certificate".to_owned())
+}
+
+/// How long a reload may take to show: the server under test looks every 100 ms
+/// (`support::tls::RELOAD_INTERVAL`), so 20 s is 200 looks, a margin far beyond 5× even on a
+/// starved machine.
+pub const RELOAD_WAIT: Duration = Duration::from_secs(20);
+
+/// An in-process server serving HTTPS with a certificate of the test's own CA.
+pub struct HttpsApp {
+    pub ca: TestCa,
+    /// The certificate it started with.
+    pub first: ServerCert,
+    pub files: TlsFiles,
+    pub app: App,
+    /// A client of it over HTTPS.
+    pub https: Http,
+}
+
+impl HttpsApp {
+    /// Serves `db` over HTTPS with the default options changed by `change`.
+    pub async fn start(db: &TestDb, change: impl FnOnce(&mut Config)) -> HttpsApp {
+        let ca = TestCa::new();
+        let first = ca.issue("first");
+        let files = write_pair(db.dir(), &first);
+        let app = App::start_with(db, |config| {
+            config.tls = Some(files.clone());
+            change(config);
+        })
+        .await;
+        let https = Http::https(app.addr, SECRET, None, ca.client());
+        HttpsApp {
+            ca,
+            first,
+            files,
+            app,
+            https,
+        }
+    }
+
+    /// The certificate a new connection is shown now (DER); panics if the handshake fails.
+    pub async fn served(&self) -> Vec<u8> {
+        served_certificate(&self.ca, self.app.addr)
+            .await
+            .unwrap_or_else(|err| panic!("no HTTPS answer: {err}"))
+    }
+
+    /// Waits until new connections are shown `cert`; panics after `RELOAD_WAIT`.
+    pub async fn await_served(&self, cert: &ServerCert, what: &str) {
+        let shown = eventually(RELOAD_WAIT, || async {
+            served_certificate(&self.ca, self.app.addr).await.as_ref() == Ok(&cert.der)
+        })
+        .await;
+        assert!(
+            shown,
+            "{what}: not served to new connections within {RELOAD_WAIT:?}"
+        );
+    }
+
+    /// How many reloads with `outcome` the server counted (`dash_events_tls_reloads_total`).
+    pub async fn reloads(&self, outcome: &str) -> u64 {
+        let response = self.https.get("/metrics").await;
+        let text = response.text().await.expect("read /metrics");
+        let series = format!("dash_events_tls_reloads_total{{outcome=\"{outcome}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .map_or(0, |count| count.parse().expect("a whole count"))
+    }
+
+    /// Waits until the server counted `count` failed reloads; panics after `RELOAD_WAIT`.
+    pub async fn await_failed_reloads(&self, count: u64, what: &str) {
+        let counted = eventually(RELOAD_WAIT, || async {
+            self.reloads("failed").await >= count
+        })
+        .await;
+        assert!(
+            counted,
+            "{what}: no failed reload counted within {RELOAD_WAIT:?}"
+        );
+    }
 }
