@@ -182,13 +182,20 @@ impl HttpsApp {
         })
         .await;
         let https = Http::https(app.addr, SECRET, None, ca.client());
-        HttpsApp {
+        let server = HttpsApp {
             ca,
             first,
             files,
             app,
             https,
-        }
+        };
+        // `serve` reads the pair in its own task: once it answers, a test may change the files.
+        assert_eq!(
+            server.served().await,
+            server.first.der,
+            "the first certificate"
+        );
+        server
     }
 
     /// The certificate a new connection is shown now (DER); panics if the handshake fails.
