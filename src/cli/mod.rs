@@ -33,8 +33,9 @@ pub struct Cli {
 }
 
 /// `dash-events-lambda`: the receiver as an AWS Lambda function behind API Gateway. It takes the
-/// options of `serve`, from the function's environment variables (or flags); `LISTEN_ADDR` and
-/// `SQLITE_SYNCHRONOUS` do not apply, and `DATABASE_URL` must be PostgreSQL.
+/// options of `serve`, from the function's environment variables (or flags); `LISTEN_ADDR`,
+/// `SQLITE_SYNCHRONOUS` and the TLS files do not apply (API Gateway terminates TLS), and
+/// `DATABASE_URL` must be PostgreSQL.
 #[cfg(feature = "lambda")]
 #[derive(Debug, Parser)]
 #[command(name = "dash-events-lambda", version)]
