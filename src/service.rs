@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::http::tls::Tls;
 use crate::http::{self, AppState};
 use crate::ingest::{BatchWriter, WriterSettings};
 use crate::metrics::Metrics;
@@ -23,13 +24,20 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
 /// most `DRAIN_TIMEOUT`) and closes the store. With notification rules (and `NOTIFY_WORKER` on)
 /// the notification worker runs beside it and ends with the drain, after its sends in flight. Slow or abusive clients are bounded by
-/// `config.limits` (see `limits`).
+/// `config.limits` (see `limits`). With `config.tls` it serves HTTPS, and reloads the certificate
+/// when its files change; a pair that cannot be loaded at start is an `InvalidInput` error.
 pub async fn serve(
     config: Config,
     store: Store,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = config
+        .tls
+        .as_ref()
+        .map(Tls::load)
+        .transpose()
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
     let outbox = Outbox::new(config.notify.rules.clone());
     let (writer, mut writers) = BatchWriter::spawn(
         store.clone(),
@@ -48,6 +56,8 @@ pub async fn serve(
         UPKEEP_INTERVAL,
     ));
     let metrics = Metrics::new();
+    let acceptor = tls.as_ref().map(Tls::acceptor);
+    let reloading = tls.map(|tls| tokio::spawn(tls.reload_on_change(metrics.clone())));
     let notifying = spawn_worker(&config, &store, &metrics, &outbox, &draining_rx)?;
     let send_timeout = config.notify.timeout;
     let state = AppState {
@@ -61,7 +71,7 @@ pub async fn serve(
     };
     let limits = state.config.limits;
     let app = http::router(state);
-    let server = http::serve_connections(listener, app, limits, async move {
+    let server = http::serve_connections(listener, app, limits, acceptor, async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight, ending live streams");
         let _ = draining_tx.send(true);
@@ -94,6 +104,10 @@ pub async fn serve(
     }
     upkeep.abort();
     let _ = upkeep.await;
+    if let Some(reloading) = reloading {
+        reloading.abort();
+        let _ = reloading.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -66,6 +66,7 @@ mod tests {
             notify: crate::notify::NotifySettings::default(),
             limits: crate::limits::Limits::default(),
             clock: crate::clock::Clock::system(),
+            tls: None,
         }
     }
 

@@ -12,6 +12,7 @@ mod server;
 mod stream;
 mod timeline;
 mod timing;
+pub mod tls;
 mod web;
 mod webhooks;
 

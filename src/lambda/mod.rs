@@ -110,6 +110,7 @@ mod tests {
             retention: None,
             limits: Limits::default(),
             clock: crate::clock::Clock::system(),
+            tls: None,
             notify: Default::default(),
         }
     }

@@ -40,6 +40,19 @@ macro_rules! postgres_only {
     )+};
 }
 
+/// Runs each named `async fn check(db: TestDb)` on SQLite only, as `check::sqlite`: for what lives in
+/// front of the store (the connection layer, start-up refusals), where the backend plays no part.
+macro_rules! sqlite_only {
+    ($($check:ident),+ $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::backend::run(crate::backend::Backend::Sqlite, super::$check).await;
+            }
+        }
+    )+};
+}
+
 // Shared with the `lambda` test target (tests/lambda).
 #[path = "../common/backend.rs"]
 mod backend;

@@ -43,6 +43,7 @@ impl Server {
             notify: NotifySettings::default(),
             limits: Limits::default(),
             clock: dash_events::clock::Clock::system(),
+            tls: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -21,18 +21,6 @@ use crate::helpers::{assert_error, event, new_id};
 use crate::support::app::App;
 use crate::support::raw_client::{self as raw, read_until_closed, split_answer, trickle};
 
-/// Runs each named `async fn check(db: TestDb)` on SQLite only, as `check::sqlite`.
-macro_rules! sqlite_only {
-    ($($check:ident),+ $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                crate::backend::run(crate::backend::Backend::Sqlite, super::$check).await;
-            }
-        }
-    )+};
-}
-
 sqlite_only!(
     a_request_head_trickled_in_is_cut_off_while_a_delivery_is_served,
     idle_connections_are_closed_at_the_head_deadline,
@@ -45,7 +33,7 @@ sqlite_only!(
 postgres_only!(a_query_stuck_on_a_lock_is_answered_503_at_the_request_timeout);
 
 /// How late after its bound a connection may be closed on a busy test machine.
-const SLACK: Duration = Duration::from_secs(3);
+pub const SLACK: Duration = Duration::from_secs(3);
 
 /// Serves `db` in-process with its `limits` changed by `change`.
 async fn start_with(db: &TestDb, change: impl FnOnce(&mut Limits)) -> App {
@@ -53,7 +41,7 @@ async fn start_with(db: &TestDb, change: impl FnOnce(&mut Limits)) -> App {
 }
 
 /// Asserts that a connection was closed within `bound` (give or take) of `since`.
-fn assert_closed_at(what: &str, closed_after: Option<Duration>, bound: Duration) {
+pub fn assert_closed_at(what: &str, closed_after: Option<Duration>, bound: Duration) {
     let after = closed_after.unwrap_or_else(|| panic!("{what}: still open long after {bound:?}"));
     assert!(
         after + Duration::from_millis(300) >= bound && after <= bound + SLACK,

@@ -44,6 +44,7 @@ pub fn config(db: &TestDb) -> Config {
         notify: NotifySettings::default(),
         limits: Limits::default(),
         clock: dash_events::clock::Clock::system(),
+        tls: None,
     }
 }
 

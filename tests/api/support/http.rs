@@ -25,6 +25,7 @@ pub struct Http {
     pub secret: String,
     pub client: Client,
     token: Option<String>,
+    scheme: &'static str,
 }
 
 impl Http {
@@ -34,6 +35,16 @@ impl Http {
             secret: secret.to_owned(),
             client: client(),
             token: token.map(str::to_owned),
+            scheme: "http",
+        }
+    }
+
+    /// The same server spoken to over HTTPS with `client`, which must trust its certificate.
+    pub fn https(addr: SocketAddr, secret: &str, token: Option<&str>, client: Client) -> Http {
+        Http {
+            client,
+            scheme: "https",
+            ..Http::new(addr, secret, token)
         }
     }
 
@@ -43,7 +54,7 @@ impl Http {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// A request to `path`, carrying the bearer token when the server was given one.

@@ -1,9 +1,9 @@
 //! The harness of the API tests: starting a server (in-process, `app`, or as a child process,
 //! `launch` and `server`, optionally under a fault injector, `fiu`), talking to it (`http`,
-//! `raw_client`, `sse`), judging every answer against the service's OpenAPI document
-//! (`openapi`), and what stands beside it (`capture`, a notification endpoint; `fill`, many
-//! events stored behind its back; `proxy`, a network to PostgreSQL that the test makes stall,
-//! cut and reset).
+//! `raw_client`, `sse`, and over HTTPS with the certificates of `tls`), judging every answer
+//! against the service's OpenAPI document (`openapi`), and what stands beside it (`capture`, a
+//! notification endpoint; `fill`, many events stored behind its back; `proxy`, a network to
+//! PostgreSQL that the test makes stall, cut and reset).
 
 pub mod app;
 pub mod capture;
@@ -16,3 +16,4 @@ pub mod proxy;
 pub mod raw_client;
 pub mod server;
 pub mod sse;
+pub mod tls;
