@@ -3,6 +3,10 @@
 
 pub use crate::secret::Secret;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::clock::Clock;
 use crate::limits::Limits;
 use crate::notify::NotifySettings;
 use crate::retention::Retention;
@@ -43,6 +47,36 @@ pub struct Config {
     pub notify: NotifySettings,
     /// Timeouts and the connection cap that bound slow or abusive clients.
     pub limits: Limits,
+    /// The wall clock: the system's, or one a test steps.
+    pub clock: Clock,
+    /// Serve HTTPS with this certificate and key; `None` serves plain HTTP.
+    pub tls: Option<TlsFiles>,
+}
+
+/// How often `serve` looks at the certificate and key files for a renewal.
+pub const TLS_RELOAD_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The PEM files `serve` takes its TLS certificate from, read again whenever they change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first (`--tls-cert`, `TLS_CERT_FILE`).
+    pub cert: PathBuf,
+    /// The private key of the leaf (`--tls-key`, `TLS_KEY_FILE`).
+    pub key: PathBuf,
+    /// How often the files are checked for a change: [`TLS_RELOAD_INTERVAL`] unless a test
+    /// shortened it.
+    pub reload_interval: Duration,
+}
+
+impl TlsFiles {
+    /// The pair at `cert` and `key`, checked every [`TLS_RELOAD_INTERVAL`].
+    pub fn new(cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        Self {
+            cert: cert.into(),
+            key: key.into(),
+            reload_interval: TLS_RELOAD_INTERVAL,
+        }
+    }
 }
 
 impl Config {
@@ -79,6 +113,8 @@ mod tests {
                 ..NotifySettings::default()
             },
             limits: Limits::default(),
+            clock: Clock::system(),
+            tls: None,
         };
         let printed = format!("{config:?}");
         for secret in ["hunter2", "old-hunter", "tok3n", "sl4ck"] {

@@ -6,11 +6,17 @@
 use std::time::Duration;
 
 /// The whole request head (request line and headers) must arrive within this time, counted from
-/// the moment the connection is accepted or, on a keep-alive connection, from the end of the
-/// previous answer; otherwise the connection is closed without an answer. The same bound is the
+/// the moment the connection is accepted (with HTTPS, from the end of the TLS handshake) or, on a
+/// keep-alive connection, from the end of the previous answer; otherwise the connection is closed without an answer. The same bound is the
 /// idle keep-alive timeout. Dash sends a whole delivery at once, so 10 s is ample even on a slow
 /// link, and a connection that sends nothing frees its slot within 10 s.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// With HTTPS, the TLS handshake must end within this time of the connection being accepted;
+/// otherwise the connection is closed. It holds a connection slot until then, so a client that
+/// opens a connection and never speaks TLS frees it within 10 s, as one that never sends a head
+/// does. A handshake is a few round trips: 10 s is ample on any link Dash posts over.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The whole request body must arrive within this time after its headers, however it trickles in
 /// (the bound is not reset by each byte); otherwise the answer is 408 with `{"error": …}` and the
@@ -36,6 +42,8 @@ pub const MAX_CONNECTIONS: usize = 4096;
 pub struct Limits {
     /// See [`HEADER_READ_TIMEOUT`].
     pub header_read_timeout: Duration,
+    /// See [`TLS_HANDSHAKE_TIMEOUT`].
+    pub tls_handshake_timeout: Duration,
     /// See [`BODY_READ_TIMEOUT`].
     pub body_read_timeout: Duration,
     /// See [`WRITE_STALL_TIMEOUT`].
@@ -48,6 +56,7 @@ impl Default for Limits {
     fn default() -> Self {
         Self {
             header_read_timeout: HEADER_READ_TIMEOUT,
+            tls_handshake_timeout: TLS_HANDSHAKE_TIMEOUT,
             body_read_timeout: BODY_READ_TIMEOUT,
             write_stall_timeout: WRITE_STALL_TIMEOUT,
             max_connections: MAX_CONNECTIONS,

@@ -20,6 +20,7 @@ pub struct Metrics {
     notifications_pending: IntGauge,
     notifications_dead: IntGauge,
     deliveries_in_flight: IntGauge,
+    tls_reloads: IntCounterVec,
 }
 
 /// One delivery being handled; the in-flight gauge counts it until this is dropped, however
@@ -86,6 +87,14 @@ impl Metrics {
             "Webhook deliveries being handled and not yet answered",
         )
         .expect("valid metric definition");
+        let tls_reloads = IntCounterVec::new(
+            Opts::new(
+                "dash_events_tls_reloads_total",
+                "Changes of the TLS certificate or key files, by outcome (reloaded, failed and still serving the previous pair)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric definition");
         let registry = Registry::new();
         for collector in [
             Box::new(received.clone()) as Box<dyn prometheus::core::Collector>,
@@ -95,6 +104,7 @@ impl Metrics {
             Box::new(notifications_pending.clone()),
             Box::new(notifications_dead.clone()),
             Box::new(deliveries_in_flight.clone()),
+            Box::new(tls_reloads.clone()),
         ] {
             registry
                 .register(collector)
@@ -109,6 +119,7 @@ impl Metrics {
             notifications_pending,
             notifications_dead,
             deliveries_in_flight,
+            tls_reloads,
         }
     }
 
@@ -127,6 +138,11 @@ impl Metrics {
     pub fn outbox(&self, pending: i64, dead: i64) {
         self.notifications_pending.set(pending);
         self.notifications_dead.set(dead);
+    }
+
+    /// Counts one reload of the TLS files: `reloaded` or `failed`.
+    pub fn tls_reload(&self, outcome: &str) {
+        self.tls_reloads.with_label_values(&[outcome]).inc();
     }
 
     /// Counts a verified delivery.

@@ -3,9 +3,11 @@
 //! is refused with 422 rather than stored. Since only events older than the window are deleted,
 //! a replay of a pruned event is always refused: it cannot come back.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use crate::clock::now_us;
+use crate::clock::{Clock, now_us};
 use crate::config::ConfigError;
 use crate::event::format_micros;
 use crate::store::{DAY_US, Store, StoreError};
@@ -61,14 +63,61 @@ impl Retention {
     }
 }
 
+/// The window as `serve` applies it, to deliveries and in its pruning. Its cutoff never moves
+/// back, even when the clock steps back: an event once outside the window may have been pruned,
+/// and a replay of it must stay refused rather than come back.
+#[derive(Debug, Clone)]
+pub struct Window {
+    retention: Retention,
+    clock: Clock,
+    highest_cutoff_us: Arc<AtomicI64>,
+}
+
+impl Window {
+    /// `retention` on `clock`.
+    pub fn new(retention: Retention, clock: Clock) -> Self {
+        Self {
+            retention,
+            clock,
+            highest_cutoff_us: Arc::new(AtomicI64::new(i64::MIN)),
+        }
+    }
+
+    /// The days kept.
+    pub fn days(&self) -> u32 {
+        self.retention.days
+    }
+
+    /// The oldest timestamp kept now: the clock's cutoff, or a later one used before a step back.
+    pub fn cutoff_us(&self) -> i64 {
+        let cutoff_us = self.retention.cutoff_us(self.clock.now_us());
+        let highest = self
+            .highest_cutoff_us
+            .fetch_max(cutoff_us, Ordering::Relaxed);
+        highest.max(cutoff_us)
+    }
+
+    /// Whether an event of `timestamp_us` is outside the window now.
+    pub fn is_expired(&self, timestamp_us: i64) -> bool {
+        timestamp_us < self.cutoff_us()
+    }
+
+    /// Deletes the events outside the window now; answers how many and the cutoff.
+    pub async fn prune(&self, store: &Store) -> Result<(u64, i64), StoreError> {
+        let cutoff_us = self.cutoff_us();
+        let deleted = store.prune_older_than(cutoff_us).await?;
+        Ok((deleted, cutoff_us))
+    }
+}
+
 /// `serve`'s background pruning: a pass at start, then one every `prune_interval`. A failed
 /// pass is logged and retried at the next tick; the task runs until it is aborted.
-pub async fn prune_periodically(store: Store, retention: Retention) {
-    let mut ticks = tokio::time::interval(retention.prune_interval);
+pub async fn prune_periodically(store: Store, window: Window) {
+    let mut ticks = tokio::time::interval(window.retention.prune_interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
-        match retention.prune(&store).await {
+        match window.prune(&store).await {
             Ok((0, _)) => {}
             Ok((deleted, cutoff_us)) => tracing::info!(
                 deleted,

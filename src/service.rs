@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::config::Config;
+use crate::http::tls::Tls;
 use crate::http::{self, AppState};
 use crate::ingest::{BatchWriter, WriterSettings};
 use crate::metrics::Metrics;
@@ -23,13 +24,20 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serves the app on `listener` until `shutdown` resolves, then drains in-flight requests (at
 /// most `DRAIN_TIMEOUT`) and closes the store. With notification rules (and `NOTIFY_WORKER` on)
 /// the notification worker runs beside it and ends with the drain, after its sends in flight. Slow or abusive clients are bounded by
-/// `config.limits` (see `limits`).
+/// `config.limits` (see `limits`). With `config.tls` it serves HTTPS, and reloads the certificate
+/// when its files change; a pair that cannot be loaded at start is an `InvalidInput` error.
 pub async fn serve(
     config: Config,
     store: Store,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = config
+        .tls
+        .as_ref()
+        .map(Tls::load)
+        .transpose()
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
     let outbox = Outbox::new(config.notify.rules.clone());
     let (writer, mut writers) = BatchWriter::spawn(
         store.clone(),
@@ -37,14 +45,19 @@ pub async fn serve(
         outbox.clone(),
     );
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);
-    let pruning = config
+    let retention = config
         .retention
-        .map(|retention| tokio::spawn(retention::prune_periodically(store.clone(), retention)));
+        .map(|retention| retention::Window::new(retention, config.clock.clone()));
+    let pruning = retention
+        .clone()
+        .map(|window| tokio::spawn(retention::prune_periodically(store.clone(), window)));
     let upkeep = tokio::spawn(crate::store::maintain_periodically(
         store.clone(),
         UPKEEP_INTERVAL,
     ));
     let metrics = Metrics::new();
+    let acceptor = tls.as_ref().map(Tls::acceptor);
+    let reloading = tls.map(|tls| tokio::spawn(tls.reload_on_change(metrics.clone())));
     let notifying = spawn_worker(&config, &store, &metrics, &outbox, &draining_rx)?;
     let send_timeout = config.notify.timeout;
     let state = AppState {
@@ -53,11 +66,12 @@ pub async fn serve(
         writer,
         metrics,
         outbox,
+        retention,
         shutdown: draining_rx.clone(),
     };
     let limits = state.config.limits;
     let app = http::router(state);
-    let server = http::serve_connections(listener, app, limits, async move {
+    let server = http::serve_connections(listener, app, limits, acceptor, async move {
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight, ending live streams");
         let _ = draining_tx.send(true);
@@ -90,6 +104,10 @@ pub async fn serve(
     }
     upkeep.abort();
     let _ = upkeep.await;
+    if let Some(reloading) = reloading {
+        reloading.abort();
+        let _ = reloading.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -106,8 +124,13 @@ fn spawn_worker(
     if config.notify.rules.is_empty() || !config.notify.worker {
         return Ok(None);
     }
-    let worker = Worker::new(store.clone(), config.notify.clone(), metrics.clone())
-        .map_err(std::io::Error::other)?;
+    let worker = Worker::new(
+        store.clone(),
+        config.notify.clone(),
+        metrics.clone(),
+        config.clock.clone(),
+    )
+    .map_err(std::io::Error::other)?;
     let running = worker.run(outbox.wake.clone(), draining.clone());
     Ok(Some(tokio::spawn(running)))
 }

@@ -114,6 +114,7 @@ pub struct BucketRow {
 #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct Timeline {
     /// `hour` or `day`.
+    #[schema(pattern = "^(hour|day)$")]
     pub bucket: &'static str,
     /// The start of the events counted (given, or the oldest matching event); null when not
     /// given and no event matches.

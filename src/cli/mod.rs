@@ -4,12 +4,14 @@
 //! and `run` hands the plain values to the subcommand in `commands`. Only this module knows clap.
 
 mod notify;
+mod tls;
 
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use notify::{NotifyArgs, NotifyCommandArgs};
+pub use tls::TlsArgs;
 
 use crate::commands::{self, CommandError, send_test::SendTest};
 use crate::config::{Config, ConfigError, Secret};
@@ -31,8 +33,9 @@ pub struct Cli {
 }
 
 /// `dash-events-lambda`: the receiver as an AWS Lambda function behind API Gateway. It takes the
-/// options of `serve`, from the function's environment variables (or flags); `LISTEN_ADDR` and
-/// `SQLITE_SYNCHRONOUS` do not apply, and `DATABASE_URL` must be PostgreSQL.
+/// options of `serve`, from the function's environment variables (or flags); `LISTEN_ADDR`,
+/// `SQLITE_SYNCHRONOUS` and the TLS files do not apply (API Gateway terminates TLS), and
+/// `DATABASE_URL` must be PostgreSQL.
 #[cfg(feature = "lambda")]
 #[derive(Debug, Parser)]
 #[command(name = "dash-events-lambda", version)]
@@ -128,6 +131,8 @@ pub struct ServeArgs {
     /// `dash-events notify` send them).
     #[arg(long, env = "NOTIFY_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub notify_worker: bool,
+    #[command(flatten)]
+    pub tls: TlsArgs,
 }
 
 /// `SQLITE_SYNCHRONOUS`: the values of `Durability`, as the command line spells them.
@@ -297,6 +302,7 @@ impl ServeArgs {
             retention::PRUNE_INTERVAL,
         )?;
         let notify = self.notify.into_settings(self.notify_worker)?;
+        let tls = self.tls.files()?;
         Ok(Config {
             database_url: self.database.database_url,
             listen: self.listen,
@@ -308,6 +314,8 @@ impl ServeArgs {
             retention,
             notify,
             limits: Limits::default(),
+            clock: crate::clock::Clock::system(),
+            tls,
         })
     }
 }
@@ -356,5 +364,6 @@ mod tests {
         assert_eq!(config.notify.backoff.max, Duration::from_secs(300));
         assert_eq!(config.notify.timeout, Duration::from_secs(10));
         assert!(config.notify.worker);
+        assert_eq!(config.tls, None);
     }
 }

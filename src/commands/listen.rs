@@ -65,6 +65,8 @@ mod tests {
             retention: None,
             notify: crate::notify::NotifySettings::default(),
             limits: crate::limits::Limits::default(),
+            clock: crate::clock::Clock::system(),
+            tls: None,
         }
     }
 

@@ -2,6 +2,7 @@
 //! background task survives between invocations).
 
 use super::CommandError;
+use crate::clock::Clock;
 use crate::metrics::Metrics;
 use crate::notify::{DRAIN_TIME_LIMIT, NotifySettings, Worker};
 use crate::store::{Durability, Store};
@@ -9,7 +10,7 @@ use crate::store::{Durability, Store};
 /// Sends what is due in the outbox of the database at `database_url` under `settings`.
 pub async fn run(database_url: &str, settings: NotifySettings) -> Result<(), CommandError> {
     let store = Store::connect(database_url, Durability::default()).await?;
-    let worker = Worker::new(store.clone(), settings, Metrics::new())
+    let worker = Worker::new(store.clone(), settings, Metrics::new(), Clock::system())
         .map_err(|err| CommandError::failed("cannot build the HTTP client", err))?;
     let drained = worker.drain(DRAIN_TIME_LIMIT).await;
     let left = store.count_outbox().await;

@@ -3,17 +3,27 @@
 use super::{CommandError, listen};
 use crate::config::Config;
 use crate::http;
+use crate::http::tls::Tls;
 use crate::store::{Store, redact};
 
 /// Runs the receiver and the query API with `config` until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), CommandError> {
     // Binding first settles every configuration refusal before the database is touched.
     let listener = listen::bind(&config).await?;
+    if let Some(files) = &config.tls {
+        // Read here to refuse a bad pair before the database is touched; `serve` reads it again.
+        Tls::load(files).map_err(|err| CommandError::config(err.to_string()))?;
+    }
     let store = Store::connect(&config.database_url, config.sqlite_synchronous).await?;
     let local = listener
         .local_addr()
         .map_err(|err| CommandError::failed("cannot read the bound address", err))?;
-    tracing::info!(database = %redact(&config.database_url), "listening on {local}");
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(database = %redact(&config.database_url), scheme = %scheme, "listening on {local}");
     crate::serve(config, store, listener, http::shutdown_signal())
         .await
         .map_err(|err| CommandError::failed("the server failed", err))

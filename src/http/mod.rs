@@ -12,6 +12,7 @@ mod server;
 mod stream;
 mod timeline;
 mod timing;
+pub mod tls;
 mod web;
 mod webhooks;
 
@@ -53,6 +54,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// The notification rules, and the bell that wakes the worker after an operator's retry.
     pub outbox: Outbox,
+    /// The retention window deliveries are checked against, when `RETENTION_DAYS` is set.
+    pub retention: Option<crate::retention::Window>,
     /// Becomes true when shutdown begins, so that endless answers (live streams) end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

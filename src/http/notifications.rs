@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::openapi::ErrorBody;
-use crate::clock::now_us;
 use crate::error::AppError;
 use crate::event::format_micros;
 use crate::query::notifications::encode_cursor;
@@ -28,6 +27,7 @@ pub struct Notification {
     /// The rule's name.
     rule: String,
     /// `slack` or `webhook`; null when the rule is no longer configured.
+    #[schema(pattern = "^(slack|webhook)$")]
     target: Option<String>,
     /// `pending`, `sent` or `dead`.
     #[schema(pattern = "^(pending|sent|dead)$")]
@@ -37,8 +37,11 @@ pub struct Notification {
     /// Why the last attempt failed (e.g. `HTTP 500`, `timed out`).
     last_error: Option<String>,
     /// When a pending notification is tried next; null once sent or dead.
+    #[schema(format = DateTime)]
     next_attempt_at: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     sent_at: Option<String>,
 }
 
@@ -108,7 +111,11 @@ pub async fn retry_notification(
     let Path(id) = id.map_err(|err| AppError::BadRequest(format!("id: {}", err.body_text())))?;
     let not_found = || AppError::NotFound(format!("no notification with id {id:?}"));
     let number: i64 = id.parse().ok().filter(|n| *n > 0).ok_or_else(not_found)?;
-    match state.store.retry_notification(number, now_us()).await? {
+    match state
+        .store
+        .retry_notification(number, state.config.clock.now_us())
+        .await?
+    {
         Revival::Revived(row) => {
             state.outbox.wake.notify_one();
             Ok(Json(render(&state, row)))

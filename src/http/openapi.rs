@@ -51,6 +51,7 @@ pub struct Event {
     #[schema(rename = "type")]
     event_type: String,
     /// UTC, RFC 3339.
+    #[schema(format = DateTime)]
     timestamp: String,
     data: serde_json::Map<String, serde_json::Value>,
     #[schema(rename = "webhookId")]
@@ -58,7 +59,7 @@ pub struct Event {
     #[schema(rename = "instanceId")]
     instance_id: Option<String>,
     /// When this service committed it; UTC, RFC 3339.
-    #[schema(rename = "receivedAt")]
+    #[schema(rename = "receivedAt", format = DateTime)]
     received_at: String,
 }
 
@@ -81,7 +82,7 @@ pub struct EventPage {
         export::export_events, events::get_event, events::get_event_body, events::get_stats,
         timeline::get_timeline, notifications::list_notifications,
         notifications::retry_notification, health::healthz, health::readyz, health::metrics,
-        health::openapi, web::index,
+        health::openapi, web::index, web::asset,
     ),
     components(schemas(
         ErrorBody, Delivery, Event, EventPage, Stats, Timeline, TimelineBucket, webhooks::Receipt,

@@ -2,6 +2,8 @@
 //! client can hold — a deadline for each request head, which is also the idle keep-alive timeout;
 //! a cap on connections served at once; a bound on writes that make no progress — and that shuts
 //! down gracefully: stop accepting, let every connection finish the request it is serving, return.
+//! With HTTPS (`tls`), each connection first completes a TLS handshake, within its own deadline and
+//! holding its slot, inside the connection's task; the bounds above then apply to the TLS stream.
 //!
 //! Only HTTP/1.1 is served: Dash posts its webhooks over HTTP/1.1, and hyper's head deadline
 //! exists for HTTP/1 only, so a cleartext HTTP/2 connection could not be bounded the same way.
@@ -16,32 +18,39 @@ use std::time::Duration;
 use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::time::Sleep;
+use tokio_rustls::TlsAcceptor;
 
+use super::tls::Handshake;
 use crate::limits::Limits;
 
 /// How long to wait before accepting again after an error such as "too many open files", which
 /// would otherwise repeat at once in a busy loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
-/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting (the listener is
-/// closed, so new connections are refused) and returns once every open connection has finished
-/// the request it was serving. Idle connections are closed at once.
+/// Serves `app` on `listener` (over TLS with `tls`) until `shutdown` resolves; then stops
+/// accepting (the listener is closed, so new connections are refused) and returns once every open
+/// connection has finished the request it was serving. Idle connections are closed at once, and
+/// so are those still in their TLS handshake.
 pub async fn serve_connections(
     listener: TcpListener,
     app: Router,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let slots = Arc::new(Semaphore::new(
         limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
     ));
     let graceful = GracefulShutdown::new();
+    let (draining, draining_rx) = watch::channel(false);
+    let handshake =
+        tls.map(|acceptor| Handshake::new(acceptor, limits.tls_handshake_timeout, draining_rx));
     let mut shutdown = pin!(shutdown);
     loop {
         let accepted = tokio::select! {
@@ -52,9 +61,15 @@ pub async fn serve_connections(
         let Some((stream, slot)) = accepted else {
             break;
         };
-        spawn_connection(stream, slot, &app, &limits, &graceful);
+        let connection = Connection {
+            stream,
+            slot,
+            watcher: graceful.watcher(),
+        };
+        connection.spawn(&app, &limits, handshake.clone());
     }
     drop(listener);
+    let _ = draining.send(true);
     // The connections hold their own clones of the app (and so of the writers' handles).
     drop(app);
     graceful.shutdown().await;
@@ -89,27 +104,51 @@ fn is_connection_error(err: &io::Error) -> bool {
     )
 }
 
-/// Serves one connection in its own task, holding `slot` until the connection ends.
-fn spawn_connection(
+/// An accepted connection: its socket, the slot it holds until it ends, and its place in the
+/// graceful shutdown (taken at accept, so a connection still handshaking delays the drain).
+struct Connection {
     stream: TcpStream,
     slot: OwnedSemaphorePermit,
-    app: &Router,
-    limits: &Limits,
-    graceful: &GracefulShutdown,
-) {
-    let io = TokioIo::new(StallGuard::new(stream, limits.write_stall_timeout));
+    watcher: Watcher,
+}
+
+impl Connection {
+    /// Serves the connection in its own task, after a TLS handshake when `handshake` is given.
+    fn spawn(self, app: &Router, limits: &Limits, handshake: Option<Handshake>) {
+        let Self {
+            stream,
+            slot,
+            watcher,
+        } = self;
+        let io = StallGuard::new(stream, limits.write_stall_timeout);
+        let (app, limits) = (app.clone(), *limits);
+        tokio::spawn(async move {
+            match handshake {
+                None => serve_http(io, app, limits, watcher).await,
+                Some(handshake) => {
+                    if let Some(tls) = handshake.accept(io).await {
+                        serve_http(tls, app, limits, watcher).await;
+                    }
+                }
+            }
+            drop(slot);
+        });
+    }
+}
+
+/// Serves HTTP/1.1 on `io` until the client or the graceful shutdown ends the connection.
+async fn serve_http<IO>(io: IO, app: Router, limits: Limits, watcher: Watcher)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .serve_connection(io, TowerToHyperService::new(app.clone()));
-    let connection = graceful.watch(connection);
-    tokio::spawn(async move {
-        // Timeouts and clients that hang up end here; none of them is the server's fault.
-        if let Err(err) = connection.await {
-            tracing::debug!(error = %err, "connection closed with an error");
-        }
-        drop(slot);
-    });
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(app));
+    // Timeouts and clients that hang up end here; none of them is the server's fault.
+    if let Err(err) = watcher.watch(connection).await {
+        tracing::debug!(error = %err, "connection closed with an error");
+    }
 }
 
 /// A client socket whose writes fail with `TimedOut` once one has made no progress for `limit`

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
+use super::openapi::ErrorBody;
 use crate::error::AppError;
 
 /// Only this origin's own scripts, styles and requests: event content shown on the page can
@@ -49,7 +50,15 @@ pub async fn index() -> Response {
     with_headers(INDEX_HTML, "text/html; charset=utf-8")
 }
 
-async fn asset(Path(name): Path<String>) -> Result<Response, AppError> {
+/// One script or style sheet of the viewer.
+#[utoipa::path(get, path = "/assets/{name}", tag = "web",
+    params(("name" = String, Path, example = "app.js", description = "The file name")),
+    responses(
+        (status = 200, description = "The script or style sheet", content(
+            (String = "text/javascript"), (String = "text/css"))),
+        (status = 404, description = "No asset of this name", body = ErrorBody),
+    ))]
+pub async fn asset(Path(name): Path<String>) -> Result<Response, AppError> {
     let (_, content_type, text) = ASSETS
         .iter()
         .find(|(asset, _, _)| *asset == name)

@@ -13,7 +13,6 @@ use axum::{Json, Router};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
 use super::AppState;
-use crate::clock::now_us;
 use crate::error::AppError;
 use crate::event::{NewEvent, parse_delivery};
 use crate::signature::{self, SignatureError};
@@ -65,7 +64,7 @@ pub async fn receive_webhook(State(state): State<AppState>, request: Request) ->
         }
     };
     let (id, event_type) = (event.id.clone(), event.event_type.clone());
-    match state.writer.write(event, now_us()).await {
+    match state.writer.write(event, state.config.clock.now_us()).await {
         Ok(outcome) => {
             state.metrics.received(&event_type, outcome);
             tracing::debug!(event_id = %id, outcome = outcome.as_str(), "delivery received");
@@ -86,11 +85,11 @@ async fn verified_event(state: &AppState, request: Request) -> Result<NewEvent, 
     let header = parts.headers.get(SIGNATURE_HEADER).map(|v| v.as_bytes());
     let digest = signature::verified_digest(&state.config.webhook_secrets(), header, &body)?;
     let mut event = parse_delivery(body)?;
-    if let Some(retention) = state.config.retention {
+    if let Some(window) = &state.retention {
         // Prune deletes only events outside the window, so refusing those here is what keeps a
         // replayed delivery of a pruned event from coming back.
-        if retention.is_expired(event.timestamp_us, now_us()) {
-            return Err(AppError::Expired(retention.days));
+        if window.is_expired(event.timestamp_us) {
+            return Err(AppError::Expired(window.days()));
         }
     }
     event.signature = Some(digest);

@@ -45,8 +45,12 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
     // Nothing ever begins a shutdown here (Lambda freezes or ends the process), but live streams
     // end when the sender goes away: keep it for as long as invocations are served.
     let (_shutdown_sender, shutdown) = tokio::sync::watch::channel(false);
+    let retention = config
+        .retention
+        .map(|retention| crate::retention::Window::new(retention, config.clock.clone()));
     let state = AppState {
         store,
+        retention,
         config: Arc::new(config),
         writer,
         metrics: Metrics::new(),
@@ -105,6 +109,8 @@ mod tests {
             sqlite_synchronous: Durability::Full,
             retention: None,
             limits: Limits::default(),
+            clock: crate::clock::Clock::system(),
+            tls: None,
             notify: Default::default(),
         }
     }

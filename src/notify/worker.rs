@@ -16,9 +16,9 @@ use tokio::sync::{Notify, watch};
 
 use super::NotifySettings;
 use super::deliver::{self, SendFailure};
-use crate::clock::now_us;
+use crate::clock::Clock;
 use crate::metrics::Metrics;
-use crate::store::{AttemptResult, ClaimedNotification, Store, StoreError};
+use crate::store::{AttemptResult, Claim, ClaimedNotification, Store, StoreError};
 
 /// Notifications claimed at once, and sent at once: a round then lasts at most one send timeout
 /// (and reading the events), which the lease (`NotifySettings::lease`) comfortably covers.
@@ -29,6 +29,9 @@ const SEND_CONCURRENCY: usize = CLAIM_BATCH as usize;
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// The longest `dash-events notify` keeps draining (new events may keep arriving meanwhile).
 pub const DRAIN_TIME_LIMIT: Duration = Duration::from_secs(300);
+/// How far apart the clocks of receivers sharing a database may be before one takes another's
+/// future due times and leases for times set before a clock step (see `Claim`).
+const CLOCK_SLACK: Duration = Duration::from_secs(60);
 
 /// What a round of sends came to.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,17 +62,24 @@ pub struct Worker {
     settings: NotifySettings,
     metrics: Metrics,
     client: reqwest::Client,
+    clock: Clock,
 }
 
 impl Worker {
-    /// A worker over `store` with `settings`, counting in `metrics`.
-    pub fn new(store: Store, settings: NotifySettings, metrics: Metrics) -> reqwest::Result<Self> {
+    /// A worker over `store` with `settings`, counting in `metrics`, timing by `clock`.
+    pub fn new(
+        store: Store,
+        settings: NotifySettings,
+        metrics: Metrics,
+        clock: Clock,
+    ) -> reqwest::Result<Self> {
         let client = deliver::client(settings.timeout)?;
         Ok(Self {
             store,
             settings,
             metrics,
             client,
+            clock,
         })
     }
 
@@ -117,12 +127,9 @@ impl Worker {
 
     /// Claims one batch of due notifications, sends them and records the results.
     async fn round(&self) -> Result<Tally, StoreError> {
-        let now = now_us();
-        let lease_until = now.saturating_add(micros(self.settings.lease()));
-        let claimed = self
-            .store
-            .claim_notifications(now, lease_until, CLAIM_BATCH)
-            .await?;
+        let claim = self.claim_now();
+        let lease_until = claim.lease_until_us;
+        let claimed = self.store.claim_notifications(claim).await?;
         if claimed.is_empty() {
             return Ok(Tally::default());
         }
@@ -146,10 +153,26 @@ impl Worker {
         Ok(tally)
     }
 
+    /// A claim at the clock's now. Nothing this worker sets is further ahead than the longer of
+    /// its lease and its longest backoff; beyond that and a slack for other receivers' clocks, a
+    /// time was set before the clock stepped back.
+    fn claim_now(&self) -> Claim {
+        let now_us = self.clock.now_us();
+        let furthest = self.settings.lease().max(self.settings.backoff.max) + CLOCK_SLACK;
+        Claim {
+            now_us,
+            lease_until_us: now_us.saturating_add(micros(self.settings.lease())),
+            implausible_after_us: now_us.saturating_add(micros(furthest)),
+            limit: CLAIM_BATCH,
+        }
+    }
+
     /// Sends one claimed notification and says what came of it.
     async fn attempt(&self, notification: ClaimedNotification) -> (i64, AttemptResult) {
         let result = match self.send(&notification).await {
-            Ok(()) => AttemptResult::Sent { at_us: now_us() },
+            Ok(()) => AttemptResult::Sent {
+                at_us: self.clock.now_us(),
+            },
             Err(failure) => self.after_failure(&notification, failure),
         };
         self.log_and_count(&notification, &result);
@@ -187,7 +210,7 @@ impl Worker {
             None => backoff.delay(attempts, fastrand::f64()),
         };
         AttemptResult::Retry {
-            next_us: now_us().saturating_add(micros(delay)),
+            next_us: self.clock.now_us().saturating_add(micros(delay)),
             error: failure.error,
         }
     }

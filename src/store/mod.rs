@@ -31,7 +31,7 @@ pub use integrity::StoredRow;
 pub use notifications::{
     NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,
 };
-pub use outbox::{AttemptResult, ClaimedNotification, Revival};
+pub use outbox::{AttemptResult, Claim, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
 pub use prune::PRUNE_BATCH;
 pub use rollup::DAY_US;

@@ -16,15 +16,18 @@ const INSERT_NOTIFICATIONS: &str = "insert into notifications \
 
 // The inner select locks the rows it picks and skips those locked by a concurrent claim; a row
 // another claim has just leased no longer matches when it is re-checked after that claim commits.
+// A due time or lease beyond $4 was set before the clock stepped back (see `Claim`): due now.
 const CLAIM_PG: &str = "update notifications set lease_until_us = $1, attempts = attempts + 1 \
-    where id in (select id from notifications where state = 'pending' and next_attempt_us <= $2 \
-    and (lease_until_us is null or lease_until_us < $2) order by next_attempt_us limit $3 \
-    for update skip locked) returning id, event_id, rule, attempts";
+    where id in (select id from notifications where state = 'pending' \
+    and (next_attempt_us <= $2 or next_attempt_us > $4) \
+    and (lease_until_us is null or lease_until_us < $2 or lease_until_us > $4) \
+    order by next_attempt_us limit $3 for update skip locked) returning id, event_id, rule, attempts";
 // SQLite has no row locks (nor `for update`); its single writer connection serialises claims.
 const CLAIM_SQLITE: &str = "update notifications set lease_until_us = $1, attempts = attempts + 1 \
-    where id in (select id from notifications where state = 'pending' and next_attempt_us <= $2 \
-    and (lease_until_us is null or lease_until_us < $2) order by next_attempt_us limit $3) \
-    returning id, event_id, rule, attempts";
+    where id in (select id from notifications where state = 'pending' \
+    and (next_attempt_us <= $2 or next_attempt_us > $4) \
+    and (lease_until_us is null or lease_until_us < $2 or lease_until_us > $4) \
+    order by next_attempt_us limit $3) returning id, event_id, rule, attempts";
 
 // Each result applies only while the claim's lease holds: a worker that overran its lease (and
 // whose row another worker has claimed since) must not overwrite the newer result.
@@ -39,6 +42,22 @@ const REVIVE_DEAD: &str = "update notifications set state = 'pending', attempts 
     next_attempt_us = $2, lease_until_us = null where id = $1 and state = 'dead'";
 const SELECT_STATE: &str = "select state from notifications where id = $1";
 const DELETE_OF_EVENTS: &str = "delete from notifications where event_id in (";
+
+/// One claim of due notifications. Times are on the claiming worker's clock, which NTP may have
+/// stepped back since it set a row's due time or lease. No worker ever sets either further ahead
+/// than `implausible_after_us`, so a row beyond it was set before such a step, and is due now
+/// instead of after the step's length.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim {
+    /// The claiming clock's now.
+    pub now_us: i64,
+    /// When the claimed rows' lease runs out.
+    pub lease_until_us: i64,
+    /// Later than any due time or lease a worker sets from `now_us`.
+    pub implausible_after_us: i64,
+    /// At most this many rows.
+    pub limit: i64,
+}
 
 /// A notification a worker has claimed and must now send.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -76,20 +95,25 @@ pub enum Revival {
 }
 
 impl Store {
-    /// Claims up to `limit` notifications due at `now_us` until `lease_until_us`, counting the
-    /// attempt; another claim skips them until the lease runs out.
+    /// Claims the notifications due at `claim.now_us` (at most `claim.limit`) until
+    /// `claim.lease_until_us`, counting the attempt; another claim skips them until the lease
+    /// runs out.
     pub async fn claim_notifications(
         &self,
-        now_us: i64,
-        lease_until_us: i64,
-        limit: i64,
+        claim: Claim,
     ) -> Result<Vec<ClaimedNotification>, StoreError> {
         let sql = match self {
             Self::Sqlite { .. } => CLAIM_SQLITE,
             Self::Postgres(_) => CLAIM_PG,
         };
         on_pool!(self, write, pool => {
-            Ok(sqlx::query_as(sql).bind(lease_until_us).bind(now_us).bind(limit).fetch_all(pool).await?)
+            Ok(sqlx::query_as(sql)
+                .bind(claim.lease_until_us)
+                .bind(claim.now_us)
+                .bind(claim.limit)
+                .bind(claim.implausible_after_us)
+                .fetch_all(pool)
+                .await?)
         })
     }
 

@@ -6,7 +6,7 @@
 //!
 //! The tests are grouped by capability: `ingest` (webhook deliveries), `queries` (the query API,
 //! export, the web view, the OpenAPI document), `stream` (the live tail), `notify`
-//! (notifications), `faults` (crashes and database outages) and `operations` (start-up,
+//! (notifications), `faults` (crashes, database outages and network faults) and `operations` (start-up,
 //! configuration, shutdown, logs, metrics, the subcommands). Each behavioural check is written once and run against SQLite and PostgreSQL
 //! through the `both_backends!` macro; the PostgreSQL twin skips with a notice when no server is
 //! reachable, unless `DASH_EVENTS_REQUIRE_POSTGRES=1` makes that a failure.
@@ -28,18 +28,6 @@ macro_rules! both_backends {
     )+};
 }
 
-/// Runs each named `async fn check(db: TestDb)` on SQLite only, as `check::sqlite`.
-macro_rules! sqlite_only {
-    ($($check:ident),+ $(,)?) => {$(
-        mod $check {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                crate::backend::run(crate::backend::Backend::Sqlite, super::$check).await;
-            }
-        }
-    )+};
-}
-
 /// Runs each named `async fn check(db: TestDb)` on PostgreSQL only, as `check::postgres`.
 macro_rules! postgres_only {
     ($($check:ident),+ $(,)?) => {$(
@@ -47,6 +35,19 @@ macro_rules! postgres_only {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 crate::backend::run(crate::backend::Backend::Postgres, super::$check).await;
+            }
+        }
+    )+};
+}
+
+/// Runs each named `async fn check(db: TestDb)` on SQLite only, as `check::sqlite`: for what lives in
+/// front of the store (the connection layer, start-up refusals), where the backend plays no part.
+macro_rules! sqlite_only {
+    ($($check:ident),+ $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::backend::run(crate::backend::Backend::Sqlite, super::$check).await;
             }
         }
     )+};

@@ -42,6 +42,8 @@ impl Server {
             retention: None,
             notify: NotifySettings::default(),
             limits: Limits::default(),
+            clock: dash_events::clock::Clock::system(),
+            tls: None,
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

@@ -28,6 +28,8 @@ use crate::support::app::App;
 use crate::support::metrics::sample;
 use crate::support::private_postgres::PrivatePostgres;
 
+use super::unavailable;
+
 both_backends!(database_that_cannot_take_the_write_answers_503_with_retry_after);
 postgres_only!(database_refusing_connections_makes_readyz_and_deliveries_answer_503_until_back);
 
@@ -344,16 +346,6 @@ fn big_event() -> Value {
     let mut big = event(&new_id());
     big["data"]["notes"] = json!("x".repeat(512 * 1024));
     big
-}
-
-/// Skips (with a notice) unless the environment requires the fault tests to run.
-fn unavailable(what: &str) {
-    if std::env::var("DASH_EVENTS_REQUIRE_FAULTS").is_ok_and(|v| v == "1") {
-        panic!("{what} and DASH_EVENTS_REQUIRE_FAULTS=1");
-    }
-    crate::backend::report_skip(&format!(
-        "{what}; set DASH_EVENTS_REQUIRE_FAULTS=1 to fail instead"
-    ));
 }
 
 /// A tmpfs of a few MiB, unmounted when dropped.

@@ -6,5 +6,6 @@ pub mod listing;
 pub mod outbox;
 pub mod receivers;
 pub mod retries;
+pub mod side_by_side;
 pub mod slack;
 pub mod timing;

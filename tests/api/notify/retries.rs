@@ -32,13 +32,7 @@ async fn metrics(app: &App) -> String {
 
 async fn retry(app: &App, id: &str) -> (u16, Value) {
     let path = format!("/notifications/{id}/retry");
-    status_and_json(
-        app.request(Method::POST, &path)
-            .send()
-            .await
-            .expect("retry answered"),
-    )
-    .await
+    status_and_json(app.send(app.request(Method::POST, &path)).await).await
 }
 
 async fn an_endpoint_failing_three_times_then_recovering_gets_the_notification_once(db: TestDb) {

@@ -82,7 +82,7 @@ async fn options_are_read_from_environment_variables(db: TestDb) {
         .post_webhook(big, &[json, ("x-dash-signature", &signed_big)])
         .await;
     assert_eq!(response.status(), 413, "MAX_BODY_BYTES was not read");
-    let unauthorized = app.client.get(app.url("/events")).send().await.unwrap();
+    let unauthorized = app.send(app.client.get(app.url("/events"))).await;
     assert_eq!(unauthorized.status(), 401, "API_TOKEN was not read");
     assert_eq!(db.count_events().await, 2, "DATABASE_URL was not read");
 }
@@ -119,12 +119,12 @@ async fn flags_win_over_environment_variables(db: TestDb) {
     );
     for (token, expected) in [("flag-token", 200), ("env-token", 401)] {
         let response = app
-            .client
-            .get(app.url("/stats"))
-            .header(AUTHORIZATION, format!("Bearer {token}"))
-            .send()
-            .await
-            .unwrap();
+            .send(
+                app.client
+                    .get(app.url("/stats"))
+                    .header(AUTHORIZATION, format!("Bearer {token}")),
+            )
+            .await;
         assert_eq!(response.status(), expected, "Bearer {token}");
     }
     assert_eq!(

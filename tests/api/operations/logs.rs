@@ -29,7 +29,7 @@ async fn json_logs_carry_the_request_id_of_each_answer() {
             if let Some(id) = client_id {
                 request = request.header("x-request-id", id);
             }
-            let response = request.send().await.expect("request");
+            let response = app.send(request).await;
             answered.push((path, response.status().as_u16(), request_id(&response)));
         }
         let delivery = app.deliver_bytes(&body).await;

@@ -1,5 +1,5 @@
 //! Running the service: start-up and configuration, shutdown on signals, logs, health and metrics,
-//! retention, and the subcommands (`verify`, `export`, `prune`, `send-test`).
+//! retention, HTTPS, and the subcommands (`verify`, `export`, `prune`, `send-test`).
 
 pub mod config;
 pub mod endpoints;
@@ -10,4 +10,5 @@ pub mod secrets_in_logs;
 pub mod send_test;
 pub mod shutdown;
 pub mod startup;
+pub mod tls;
 pub mod verify;

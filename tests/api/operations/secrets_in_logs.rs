@@ -48,12 +48,12 @@ async fn secrets_and_tokens_never_appear_in_trace_logs(db: TestDb) {
         "the client sends the right token"
     );
     let wrong = app
-        .client
-        .get(app.url("/stats"))
-        .bearer_auth("wrong-token-123")
-        .send()
-        .await
-        .expect("answered");
+        .send(
+            app.client
+                .get(app.url("/stats"))
+                .bearer_auth("wrong-token-123"),
+        )
+        .await;
     assert_eq!(wrong.status(), 401);
 
     let logs = app.stop().await.stderr;

@@ -51,7 +51,7 @@ async fn query_api_without_the_right_bearer_token_is_rejected_with_401(db: TestD
             if let Some(value) = header {
                 request = request.header(AUTHORIZATION, value);
             }
-            let response = request.send().await.expect("request");
+            let response = app.send(request).await;
             let (status, body) = status_and_json(response).await;
             assert_error(&format!("{path} with {case}"), status, &body, 401, None);
         }
@@ -64,12 +64,12 @@ async fn query_api_with_the_right_bearer_token_answers_200(db: TestDb) {
 
     for path in QUERY_PATHS {
         let response = app
-            .client
-            .get(app.url(path))
-            .header(AUTHORIZATION, format!("Bearer {TOKEN}"))
-            .send()
-            .await
-            .expect("request");
+            .send(
+                app.client
+                    .get(app.url(path))
+                    .header(AUTHORIZATION, format!("Bearer {TOKEN}")),
+            )
+            .await;
         let (status, body) = status_and_json(response).await;
         assert_eq!(status, 200, "{path}: {body}");
     }
@@ -81,13 +81,7 @@ async fn webhook_and_operations_endpoints_need_no_token(db: TestDb) {
     let (status, body) = app.deliver(&event("open-webhook")).await;
     assert_eq!(status, 200, "webhook without a token: {body}");
     for path in ["/healthz", "/readyz", "/metrics", "/openapi.json"] {
-        let status = app
-            .client
-            .get(app.url(path))
-            .send()
-            .await
-            .expect(path)
-            .status();
+        let status = app.send(app.client.get(app.url(path))).await.status();
         assert_eq!(status, 200, "{path} without a token");
     }
 }
@@ -98,13 +92,7 @@ async fn without_a_token_on_loopback_queries_are_open_and_a_warning_is_logged(db
     app.store(&event("known")).await;
 
     for path in QUERY_PATHS {
-        let status = app
-            .client
-            .get(app.url(path))
-            .send()
-            .await
-            .expect(path)
-            .status();
+        let status = app.send(app.client.get(app.url(path))).await.status();
         assert_eq!(status, 200, "{path} with no token configured");
     }
     let log = app.stderr();

@@ -1,5 +1,6 @@
 //! The query API: `/events`, lookups, pagination, `/stats` and the timeline (and their read paths),
-//! export, the bearer token, the web view, the OpenAPI document.
+//! export, the bearer token, the web view, the OpenAPI document and every answer provoked against
+//! it.
 
 pub mod auth;
 pub mod event_lookup;
@@ -11,6 +12,8 @@ pub mod pagination;
 pub mod planner_statistics;
 pub mod read_path;
 pub mod schema;
+pub mod schema_document;
+pub mod schema_outage;
 pub mod stats;
 pub mod stats_windows;
 pub mod timeline;

@@ -33,7 +33,7 @@ fn referenced_assets(text: &str) -> Vec<String> {
 
 /// GETs `path` without any token; answers the content type and text after checking the status.
 async fn fetch_public(app: &App, path: &str) -> (String, String, Option<String>) {
-    let response = app.client.get(app.url(path)).send().await.expect(path);
+    let response = app.send(app.client.get(app.url(path))).await;
     assert_eq!(response.status(), 200, "{path} without a token");
     let header = |name| {
         response

@@ -283,7 +283,7 @@ async fn the_stream_needs_the_bearer_token_when_one_is_set(db: TestDb) {
         if let Some(value) = header {
             request = request.header("authorization", value);
         }
-        let (status, body) = status_and_json(request.send().await.expect("answer")).await;
+        let (status, body) = status_and_json(app.send(request).await).await;
         assert_error(case, status, &body, 401, None);
     }
     let mut stream = SseStream::open(&app, &[], None).await;

@@ -43,6 +43,8 @@ pub fn config(db: &TestDb) -> Config {
         retention: None,
         notify: NotifySettings::default(),
         limits: Limits::default(),
+        clock: dash_events::clock::Clock::system(),
+        tls: None,
     }
 }
 

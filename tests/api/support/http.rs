@@ -2,15 +2,19 @@
 //! a child process, `support::server`): raw or signed webhook deliveries and queries carrying the
 //! bearer token when one is configured, through a `reqwest` client that only speaks to loopback.
 //! Both kinds of server dereference to an [`Http`], so the helpers of the tests take `&Http`.
+//! Every answer they receive is checked against the service's OpenAPI document
+//! (`support::openapi`): one it does not describe fails the test.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 
 use crate::helpers::{sign, status_and_json};
+use crate::support::openapi;
 
 /// The secret every test server is started with unless a test chooses another.
 pub const SECRET: &str = "test-webhook-secret";
@@ -21,6 +25,7 @@ pub struct Http {
     pub secret: String,
     pub client: Client,
     token: Option<String>,
+    scheme: &'static str,
 }
 
 impl Http {
@@ -30,6 +35,16 @@ impl Http {
             secret: secret.to_owned(),
             client: client(),
             token: token.map(str::to_owned),
+            scheme: "http",
+        }
+    }
+
+    /// The same server spoken to over HTTPS with `client`, which must trust its certificate.
+    pub fn https(addr: SocketAddr, secret: &str, token: Option<&str>, client: Client) -> Http {
+        Http {
+            client,
+            scheme: "https",
+            ..Http::new(addr, secret, token)
         }
     }
 
@@ -39,7 +54,7 @@ impl Http {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        format!("{}://{}{path}", self.scheme, self.addr)
     }
 
     /// A request to `path`, carrying the bearer token when the server was given one.
@@ -56,12 +71,29 @@ impl Http {
     }
 
     pub async fn get(&self, path: &str) -> Response {
-        send(self.request(Method::GET, path)).await
+        self.send(self.request(Method::GET, path)).await
     }
 
     /// `GET path` with query parameters (encoded by `reqwest`), answering the status and JSON body.
     pub async fn get_query(&self, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
-        status_and_json(send(self.request(Method::GET, path).query(query)).await).await
+        status_and_json(
+            self.send(self.request(Method::GET, path).query(query))
+                .await,
+        )
+        .await
+    }
+
+    /// Sends `request` (built on any client) and checks its answer against the OpenAPI
+    /// document; the answer's body has been read, but for an endless `text/event-stream`.
+    pub async fn send(&self, request: RequestBuilder) -> Response {
+        let (client, request) = request.build_split();
+        let request = request.unwrap_or_else(|err| panic!("an invalid request: {err:?}"));
+        let (method, path) = (request.method().clone(), request.url().path().to_owned());
+        let response = client
+            .execute(request)
+            .await
+            .unwrap_or_else(|err| panic!("{method} {path} failed: {err:?}"));
+        checked(&method, &path, response).await
     }
 
     /// `GET path` that must answer 200 with JSON.
@@ -81,20 +113,21 @@ impl Http {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        send(request.body(body.into())).await
+        self.send(request.body(body.into())).await
+    }
+
+    /// The request Dash sends for `body`: JSON content type and a valid signature.
+    pub fn deliver_request(&self, body: &[u8]) -> RequestBuilder {
+        self.client
+            .post(self.url("/webhooks/dash"))
+            .header(CONTENT_TYPE, "application/json")
+            .header("x-dash-signature", sign(&self.secret, body))
+            .body(body.to_vec())
     }
 
     /// Delivers `body` the way Dash does: JSON content type and a valid signature.
     pub async fn deliver_bytes(&self, body: &[u8]) -> Response {
-        let signature = sign(&self.secret, body);
-        self.post_webhook(
-            body.to_vec(),
-            &[
-                (CONTENT_TYPE.as_str(), "application/json"),
-                ("x-dash-signature", &signature),
-            ],
-        )
-        .await
+        self.send(self.deliver_request(body)).await
     }
 
     /// Delivers an event as Dash does and answers the status and JSON body.
@@ -114,21 +147,18 @@ impl Http {
     /// delivery fails the test (see `contract_answer`): a server that answers garbage under
     /// load must not pass for one that is down.
     pub async fn try_deliver_bytes(&self, body: &[u8]) -> Option<(u16, Value)> {
-        let response = self
-            .client
-            .post(self.url("/webhooks/dash"))
-            .header(CONTENT_TYPE, "application/json")
-            .header("x-dash-signature", sign(&self.secret, body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .ok()?;
+        let response = self.deliver_request(body).send().await.ok()?;
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
+        let headers = response.headers().clone();
+        let retry_after = headers
             .get(RETRY_AFTER)
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         let bytes = response.bytes().await.ok()?;
+        let answer = (status, &headers, &bytes[..]);
+        if let Err(problem) = openapi::contract().check(&Method::POST, "/webhooks/dash", answer) {
+            let text = String::from_utf8_lossy(&bytes);
+            panic!("a delivery answered {status}, against /openapi.json: {problem}\nbody: {text}");
+        }
         Some((
             status,
             contract_answer(status, retry_after.as_deref(), &bytes),
@@ -190,9 +220,39 @@ pub fn client() -> Client {
         .expect("build the HTTP client")
 }
 
-async fn send(request: RequestBuilder) -> Response {
-    request
-        .send()
+/// Checks an answer against the OpenAPI document, panicking with what is wrong; the body is read and
+/// given back in a new `Response` (only a `text/event-stream` is left unread: it is endless, and
+/// `support::sse` checks its messages).
+pub async fn checked(method: &Method, path: &str, response: Response) -> Response {
+    let status = response.status();
+    let what = format!("{method} {path} answered {status}");
+    let documented = openapi::contract()
+        .check_head(method, path, status.as_u16(), response.headers())
+        .unwrap_or_else(|problem| panic!("{what}, against /openapi.json: {problem}"));
+    if documented.is_stream() {
+        return response;
+    }
+    let (version, headers) = (response.version(), response.headers().clone());
+    let body = response
+        .bytes()
         .await
-        .unwrap_or_else(|err| panic!("request failed: {err:?}"))
+        .unwrap_or_else(|err| panic!("{what}, and its body broke off: {err:?}"));
+    if let Err(problem) = openapi::contract().check_body(&documented, &body) {
+        let text = String::from_utf8_lossy(&body[..body.len().min(2000)]).into_owned();
+        panic!("{what}, against /openapi.json: {problem}\nbody: {text}");
+    }
+    rebuilt(status, version, headers, body)
+}
+
+fn rebuilt(
+    status: reqwest::StatusCode,
+    version: reqwest::Version,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut response = axum::http::Response::new(body);
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    *response.headers_mut() = headers;
+    Response::from(response)
 }

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use crate::backend::TestDb;
-use crate::process::{Exit, Process, dash_events};
+use crate::process::{Exit, Process, binary, dash_events};
 use crate::support::http::SECRET;
 use crate::support::server::ServeProcess;
 
@@ -27,6 +27,7 @@ pub struct Launch {
     args: Vec<String>,
     envs: Vec<(String, String)>,
     dir: std::path::PathBuf,
+    wrapper: Vec<String>,
 }
 
 impl Launch {
@@ -41,6 +42,7 @@ impl Launch {
             args: Vec::new(),
             envs: Vec::new(),
             dir: db.dir().to_owned(),
+            wrapper: Vec::new(),
         }
     }
 
@@ -89,6 +91,16 @@ impl Launch {
         self
     }
 
+    /// Starts the server as `program args… dash-events serve …`: a launcher such as a fault
+    /// injector, which must exec the binary so that the child process is the server itself.
+    pub fn wrapped_in(mut self, program: &str, args: &[&str]) -> Launch {
+        self.wrapper = std::iter::once(program)
+            .chain(args.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        self
+    }
+
     /// The webhook secret the server gets (empty when started without one).
     pub fn secret(&self) -> &str {
         self.secret.as_deref().unwrap_or_default()
@@ -106,7 +118,13 @@ impl Launch {
             ("--webhook-secret", "WEBHOOK_SECRET", self.secret.as_ref()),
             ("--api-token", "API_TOKEN", self.token.as_ref()),
         ];
-        let mut command = dash_events(["serve"]);
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let server = [env!("CARGO_BIN_EXE_dash-events"), "serve"];
+                binary(program, args.iter().map(String::as_str).chain(server))
+            }
+            None => dash_events(["serve"]),
+        };
         for (flag, variable, value) in options {
             match value {
                 Some(value) if self.via_environment => command.env(variable, value),

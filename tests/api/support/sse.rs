@@ -1,6 +1,8 @@
 //! A Server-Sent Events client for `GET /events/stream`, written from the SSE format itself:
 //! messages are blocks of lines ended by a blank line, `id:` and `data:` fields, `:` comments.
 //! Its HTTP client has no overall timeout (a stream is endless); every read is bounded instead.
+//! The head of every answer and the `data:` of every message are checked against the OpenAPI
+//! document (`support::openapi`).
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use reqwest::{Client, Response};
 use serde_json::Value;
 
 use crate::support::http::Http;
+use crate::support::openapi::contract;
 
 /// How long a test waits for one more message unless it says otherwise. A message follows its
 /// commit within milliseconds on the receiver that stored it, and within the 1 s poll on another;
@@ -75,10 +78,10 @@ pub async fn request(app: &Http, query: &[(&str, &str)], last_event_id: Option<&
     if let Some(id) = last_event_id {
         request = request.header("last-event-id", id);
     }
-    tokio::time::timeout(Duration::from_secs(30), request.send())
+    // Checked against the OpenAPI document; the body is read only when it is not the stream.
+    tokio::time::timeout(Duration::from_secs(30), app.send(request))
         .await
         .expect("the stream's head within 30 s")
-        .unwrap_or_else(|err| panic!("GET /events/stream failed: {err:?}"))
 }
 
 impl SseStream {
@@ -194,6 +197,9 @@ fn parse_block(block: &str) -> Option<Next> {
     let data = data.join("\n");
     let data = serde_json::from_str(&data)
         .unwrap_or_else(|err| panic!("data is not JSON ({err}): {data}"));
+    if let Err(problem) = contract().check_stream_data(&data) {
+        panic!("a stream message is not an Event of /openapi.json: {problem}\n{data}");
+    }
     let id = id.unwrap_or_else(|| panic!("a message without id: {block:?}"));
     Some(Next::Message(Message { id, data }))
 }
