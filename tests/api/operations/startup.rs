@@ -18,7 +18,7 @@ both_backends!(
 );
 
 /// Asserts the exit code, exactly one `error: ` line that names `what` (any case), and no panic.
-fn assert_refused(case: &str, exit: &Exit, code: i32, what: &str) {
+pub(crate) fn assert_refused(case: &str, exit: &Exit, code: i32, what: &str) {
     let output = format!("stdout:\n{}\nstderr:\n{}", exit.stdout, exit.stderr);
     assert_eq!(
         exit.status.code(),

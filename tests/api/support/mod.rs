@@ -2,7 +2,7 @@
 //! `launch` and `server`, optionally under a fault injector, `fiu`), talking to it (`http`,
 //! `raw_client`, `sse`), and what stands beside it (`capture`, a notification endpoint; `fill`,
 //! many events stored behind its back; `proxy`, a network to PostgreSQL that the test makes
-//! stall, cut and reset).
+//! stall, cut and reset; `replica`, a PostgreSQL primary with a hot standby of the test's own).
 
 pub mod app;
 pub mod capture;
@@ -12,5 +12,6 @@ pub mod http;
 pub mod launch;
 pub mod proxy;
 pub mod raw_client;
+pub mod replica;
 pub mod server;
 pub mod sse;
