@@ -17,6 +17,9 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
     let local = listener
         .local_addr()
         .map_err(|err| CommandError::failed("cannot read the bound address", err))?;
+    if let Some(replica) = &config.database_read_url {
+        tracing::info!(replica = %redact(replica), "the query API reads the read replica");
+    }
     tracing::info!(database = %redact(&config.database_url), "listening on {local}");
     crate::serve(config, store, listener, http::shutdown_signal())
         .await
