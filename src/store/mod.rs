@@ -1,6 +1,11 @@
 //! The event store: one value chosen at runtime from `DATABASE_URL`, SQLite (the embedded default)
 //! or PostgreSQL (production, several receivers sharing one table). Each backend has its own
 //! embedded migrations; the queries are written once and expanded per backend by `on_pool!`.
+//!
+//! On PostgreSQL the query API may read a hot standby instead (`DATABASE_READ_URL`, see
+//! `replica`): `on_pool!(…, read, …)` reads there, everything else stays on the primary, and a
+//! reader that must see what was just acknowledged (the notification worker, the outbox listing)
+//! holds `primary()`.
 
 mod batch;
 mod error;
@@ -11,6 +16,7 @@ mod notifications;
 mod outbox;
 mod planner;
 mod prune;
+mod replica;
 mod rollup;
 mod sqlite;
 mod stats;
@@ -34,6 +40,7 @@ pub use notifications::{
 pub use outbox::{AttemptResult, Claim, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
 pub use prune::PRUNE_BATCH;
+pub use replica::{ReplicaLag, check_read_url};
 pub use rollup::DAY_US;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
@@ -56,22 +63,31 @@ pub enum Store {
         reader: SqlitePool,
     },
     /// A shared PostgreSQL database.
-    Postgres(PgPool),
+    Postgres {
+        /// Every write, and every read but the query API's when there is a replica.
+        primary: PgPool,
+        /// A hot standby of the primary for the query API (`DATABASE_READ_URL`), if any.
+        replica: Option<PgPool>,
+    },
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool for writing or reading; the body is
-/// type-checked once per backend, so each gets its own driver types.
+/// type-checked once per backend, so each gets its own driver types. A read goes to the replica
+/// when there is one, so it may lag behind the writes.
 macro_rules! on_pool {
     ($store:expr, write, $pool:ident => $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite { writer: $pool, .. } => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Store::Postgres { primary: $pool, .. } => $body,
         }
     };
     ($store:expr, read, $pool:ident => $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite { reader: $pool, .. } => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Store::Postgres { primary, replica } => {
+                let $pool = replica.as_ref().unwrap_or(primary);
+                $body
+            }
         }
     };
 }
@@ -98,19 +114,31 @@ impl Store {
     }
 
     async fn connect_postgres(options: PgConnectOptions) -> Result<Self, sqlx::Error> {
-        let pool = PgPoolOptions::new()
-            .max_connections(POSTGRES_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
-        Ok(Self::Postgres(pool))
+        Ok(Self::Postgres {
+            primary: postgres_pool(options).await?,
+            replica: None,
+        })
+    }
+
+    /// This store with every read on the primary: for a reader that must see what was just
+    /// acknowledged, which a replica may not have replayed yet.
+    pub fn primary(&self) -> Self {
+        match self {
+            Self::Sqlite { .. } => self.clone(),
+            Self::Postgres { primary, .. } => Self::Postgres {
+                primary: primary.clone(),
+                replica: None,
+            },
+        }
     }
 
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
             Self::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await,
-            Self::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+            Self::Postgres { primary, .. } => {
+                sqlx::migrate!("migrations/postgres").run(primary).await
+            }
         };
         result.map_err(|err| StoreError::Migrate(Arc::new(err)))
     }
@@ -132,9 +160,22 @@ impl Store {
                 reader.close().await;
                 writer.close().await;
             }
-            Self::Postgres(pool) => pool.close().await,
+            Self::Postgres { primary, replica } => {
+                if let Some(replica) = replica {
+                    replica.close().await;
+                }
+                primary.close().await;
+            }
         }
     }
+}
+
+async fn postgres_pool(options: PgConnectOptions) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(options)
+        .await
 }
 
 fn parse_url(url: &str) -> Result<Backend, StoreError> {

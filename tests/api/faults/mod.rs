@@ -8,7 +8,7 @@ pub mod io_errors;
 pub mod network;
 
 /// Skips (with a notice) unless the environment requires the fault tests to run.
-fn unavailable(what: &str) {
+pub(crate) fn unavailable(what: &str) {
     if std::env::var("DASH_EVENTS_REQUIRE_FAULTS").is_ok_and(|v| v == "1") {
         panic!("{what} and DASH_EVENTS_REQUIRE_FAULTS=1");
     }

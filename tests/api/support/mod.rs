@@ -3,7 +3,8 @@
 //! `raw_client`, `sse`, and over HTTPS with the certificates of `tls`), judging every answer
 //! against the service's OpenAPI document (`openapi`), and what stands beside it (`capture`, a
 //! notification endpoint; `fill`, many events stored behind its back; `proxy`, a network to
-//! PostgreSQL that the test makes stall, cut and reset).
+//! PostgreSQL that the test makes stall, cut and reset; `replica`, a PostgreSQL primary with a
+//! hot standby of the test's own).
 
 pub mod app;
 pub mod capture;
@@ -14,6 +15,7 @@ pub mod launch;
 pub mod openapi;
 pub mod proxy;
 pub mod raw_client;
+pub mod replica;
 pub mod server;
 pub mod sse;
 pub mod tls;
