@@ -10,6 +10,7 @@ mod integrity;
 mod notifications;
 mod outbox;
 mod planner;
+mod pooler;
 mod prune;
 mod rollup;
 mod sqlite;
@@ -21,7 +22,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use batch::PendingNotification;
@@ -33,6 +34,7 @@ pub use notifications::{
 };
 pub use outbox::{AttemptResult, Claim, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
+pub use pooler::PostgresPool;
 pub use prune::PRUNE_BATCH;
 pub use rollup::DAY_US;
 pub use sqlite::Durability;
@@ -55,8 +57,8 @@ pub enum Store {
         /// Connections for queries.
         reader: SqlitePool,
     },
-    /// A shared PostgreSQL database.
-    Postgres(PgPool),
+    /// A shared PostgreSQL database, directly or through a transaction pooler.
+    Postgres(PostgresPool),
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool for writing or reading; the body is
@@ -87,7 +89,9 @@ impl Store {
     pub async fn connect(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let store = match parse_url(url)? {
             Backend::Sqlite(options) => sqlite::connect(options, durability).await,
-            Backend::Postgres(options) => Self::connect_postgres(options).await,
+            Backend::Postgres(options) => {
+                Self::connect_postgres(options, pooler::behind_transaction_pooler(url)).await
+            }
         }
         .map_err(|err| StoreError::Open {
             url: redact(url),
@@ -97,20 +101,23 @@ impl Store {
         Ok(store)
     }
 
-    async fn connect_postgres(options: PgConnectOptions) -> Result<Self, sqlx::Error> {
+    async fn connect_postgres(
+        options: PgConnectOptions,
+        pooled: bool,
+    ) -> Result<Self, sqlx::Error> {
         let pool = PgPoolOptions::new()
             .max_connections(POSTGRES_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(pooler::connect_options(options, pooled))
             .await?;
-        Ok(Self::Postgres(pool))
+        Ok(Self::Postgres(PostgresPool::new(pool, pooled)))
     }
 
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
             Self::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await,
-            Self::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+            Self::Postgres(pool) => pool.migrate(sqlx::migrate!("migrations/postgres")).await,
         };
         result.map_err(|err| StoreError::Migrate(Arc::new(err)))
     }

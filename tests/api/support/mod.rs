@@ -3,7 +3,8 @@
 //! `raw_client`, `sse`, and over HTTPS with the certificates of `tls`), judging every answer
 //! against the service's OpenAPI document (`openapi`), and what stands beside it (`capture`, a
 //! notification endpoint; `fill`, many events stored behind its back; `proxy`, a network to
-//! PostgreSQL that the test makes stall, cut and reset).
+//! PostgreSQL that the test makes stall, cut and reset; `pgbouncer`, a transaction pooler in
+//! front of PostgreSQL).
 
 pub mod app;
 pub mod capture;
@@ -12,6 +13,7 @@ pub mod fiu;
 pub mod http;
 pub mod launch;
 pub mod openapi;
+pub mod pgbouncer;
 pub mod proxy;
 pub mod raw_client;
 pub mod server;
