@@ -39,6 +39,9 @@ const POOLED: &str = "statement-cache-capacity=0";
 const SERVER_CONNECTIONS: usize = 4;
 /// Distinct events, each delivered to every receiver at once.
 const IDS: usize = 200;
+/// How long a pooled start may take to reach the migration lock: well under a second here, so
+/// the margin is for a loaded test machine.
+const LOCK_REACHED: Duration = Duration::from_secs(30);
 
 async fn three_receivers_through_pgbouncer_store_each_acknowledged_delivery_once(db: TestDb) {
     let Some(bouncer) = start_bouncer(&db, SERVER_CONNECTIONS, &DOCUMENTED).await else {
@@ -140,7 +143,7 @@ async fn a_pooled_start_waits_for_the_migration_lock_of_sqlx_and_leaves_none_hel
         store
     };
     let release = async {
-        let waits = eventually(Duration::from_secs(30), || async {
+        let waits = eventually(LOCK_REACHED, || async {
             advisory_locks(&mut db.postgres().await, false).await > 0
         });
         assert!(waits.await, "the pooled start never waited for sqlx's lock");

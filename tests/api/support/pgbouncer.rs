@@ -36,12 +36,7 @@ pub struct PgBouncer {
 impl PgBouncer {
     /// Whether the `pgbouncer` binary can be run.
     pub fn installed() -> bool {
-        Command::new("pgbouncer")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
+        program().is_some()
     }
 
     /// Starts PgBouncer in transaction pooling mode in front of the test PostgreSQL server, with
@@ -53,7 +48,7 @@ impl PgBouncer {
             .port();
         let ini = dir.join("pgbouncer.ini");
         std::fs::write(&ini, ini_text(port, settings)).expect("write pgbouncer.ini");
-        let mut command = Command::new("pgbouncer");
+        let mut command = Command::new(program().expect("pgbouncer installed"));
         // PgBouncer refuses to run as root; it reads its ini before it drops to `nobody`.
         if running_as_root() {
             command.args(["-u", "nobody"]);
@@ -109,6 +104,21 @@ impl PgBouncer {
     pub fn log(&self) -> String {
         self.process.stderr()
     }
+}
+
+/// The `pgbouncer` binary: on the `PATH`, or where Debian puts it (`/usr/sbin` is often missing
+/// from a user's `PATH`).
+fn program() -> Option<&'static str> {
+    ["pgbouncer", "/usr/sbin/pgbouncer"]
+        .into_iter()
+        .find(|program| {
+            Command::new(program)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        })
 }
 
 /// Whether this process runs as root: `/proc/self` belongs to the process's effective user.
