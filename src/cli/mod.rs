@@ -94,7 +94,8 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
 /// Where the events are stored.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// `sqlite:path` (created if missing) or `postgres://…`.
+    /// `sqlite:path` (created if missing) or `postgres://…` (add `?statement-cache-capacity=0`
+    /// behind a transaction pooler such as PgBouncer).
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 }

@@ -15,6 +15,7 @@ mod integrity;
 mod notifications;
 mod outbox;
 mod planner;
+mod pooler;
 mod prune;
 mod replica;
 mod rollup;
@@ -27,7 +28,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use batch::PendingNotification;
@@ -39,6 +40,7 @@ pub use notifications::{
 };
 pub use outbox::{AttemptResult, Claim, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
+pub use pooler::PostgresPool;
 pub use prune::PRUNE_BATCH;
 pub use replica::{ReplicaLag, check_read_url};
 pub use rollup::DAY_US;
@@ -62,12 +64,12 @@ pub enum Store {
         /// Connections for queries.
         reader: SqlitePool,
     },
-    /// A shared PostgreSQL database.
+    /// A shared PostgreSQL database, directly or through a transaction pooler.
     Postgres {
         /// Every write, and every read but the query API's when there is a replica.
-        primary: PgPool,
+        primary: PostgresPool,
         /// A hot standby of the primary for the query API (`DATABASE_READ_URL`), if any.
-        replica: Option<PgPool>,
+        replica: Option<PostgresPool>,
     },
 }
 
@@ -103,7 +105,9 @@ impl Store {
     pub async fn connect(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let store = match parse_url(url)? {
             Backend::Sqlite(options) => sqlite::connect(options, durability).await,
-            Backend::Postgres(options) => Self::connect_postgres(options).await,
+            Backend::Postgres(options) => {
+                Self::connect_postgres(options, pooler::behind_transaction_pooler(url)).await
+            }
         }
         .map_err(|err| StoreError::Open {
             url: redact(url),
@@ -113,9 +117,12 @@ impl Store {
         Ok(store)
     }
 
-    async fn connect_postgres(options: PgConnectOptions) -> Result<Self, sqlx::Error> {
+    async fn connect_postgres(
+        options: PgConnectOptions,
+        pooled: bool,
+    ) -> Result<Self, sqlx::Error> {
         Ok(Self::Postgres {
-            primary: postgres_pool(options).await?,
+            primary: postgres_pool(options, pooled).await?,
             replica: None,
         })
     }
@@ -137,7 +144,7 @@ impl Store {
         let result = match self {
             Self::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await,
             Self::Postgres { primary, .. } => {
-                sqlx::migrate!("migrations/postgres").run(primary).await
+                primary.migrate(sqlx::migrate!("migrations/postgres")).await
             }
         };
         result.map_err(|err| StoreError::Migrate(Arc::new(err)))
@@ -170,12 +177,17 @@ impl Store {
     }
 }
 
-async fn postgres_pool(options: PgConnectOptions) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
+/// A pool on `options`; `pooled` when a transaction pooler stands between (see `pooler`).
+async fn postgres_pool(
+    options: PgConnectOptions,
+    pooled: bool,
+) -> Result<PostgresPool, sqlx::Error> {
+    let pool = PgPoolOptions::new()
         .max_connections(POSTGRES_CONNECTIONS)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_with(options)
-        .await
+        .connect_with(pooler::connect_options(options, pooled))
+        .await?;
+    Ok(PostgresPool::new(pool, pooled))
 }
 
 fn parse_url(url: &str) -> Result<Backend, StoreError> {

@@ -82,7 +82,7 @@ impl Store {
         let Self::Postgres { primary, .. } = self else {
             return Err(sqlite_has_no_replicas());
         };
-        let replica = postgres_pool(options)
+        let replica = postgres_pool(options, super::pooler::behind_transaction_pooler(url))
             .await
             .map_err(|err| StoreError::ReplicaOpen {
                 url: redact(url),

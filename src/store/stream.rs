@@ -135,7 +135,7 @@ impl Store {
     }
 }
 
-async fn pg_horizon(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+async fn pg_horizon(pool: &super::PostgresPool) -> Result<u64, sqlx::Error> {
     let text: String = sqlx::query_scalar(PG_HORIZON).fetch_one(pool).await?;
     parse_txid(&text)
 }

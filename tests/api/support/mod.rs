@@ -4,7 +4,7 @@
 //! against the service's OpenAPI document (`openapi`), and what stands beside it (`capture`, a
 //! notification endpoint; `fill`, many events stored behind its back; `proxy`, a network to
 //! PostgreSQL that the test makes stall, cut and reset; `replica`, a PostgreSQL primary with a
-//! hot standby of the test's own).
+//! hot standby of the test's own; `pgbouncer`, a transaction pooler in front of PostgreSQL).
 
 pub mod app;
 pub mod capture;
@@ -13,6 +13,7 @@ pub mod fiu;
 pub mod http;
 pub mod launch;
 pub mod openapi;
+pub mod pgbouncer;
 pub mod proxy;
 pub mod raw_client;
 pub mod replica;
