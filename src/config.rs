@@ -29,6 +29,9 @@ impl ConfigError {
 pub struct Config {
     /// `sqlite:…` or `postgres://…`.
     pub database_url: String,
+    /// A hot standby of a PostgreSQL `database_url` for the query API's reads; `None` reads the
+    /// primary.
+    pub database_read_url: Option<String>,
     /// The address to bind, `host:port`.
     pub listen: String,
     /// The current HMAC key for `X-Dash-Signature`.
@@ -96,6 +99,7 @@ mod tests {
     fn debug_output_redacts_secrets() {
         let config = Config {
             database_url: "sqlite:x.db".into(),
+            database_read_url: None,
             listen: "127.0.0.1:0".into(),
             webhook_secret: Secret::new("hunter2".into()),
             webhook_secret_previous: Some(Secret::new("old-hunter".into())),

@@ -3,11 +3,12 @@
 //! a label per arbitrary string would let a sender grow the series without bound.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::event::DOCUMENTED_TYPES;
-use crate::store::InsertOutcome;
+use crate::store::{InsertOutcome, ReplicaLag};
 
 /// The service's counters and histograms.
 #[derive(Clone)]
@@ -165,6 +166,39 @@ impl Metrics {
             .observe(seconds);
     }
 
+    /// Registers the gauges of a read replica (`DATABASE_READ_URL`), which exist only with one;
+    /// call once.
+    pub fn replica(&self) -> ReplicaGauges {
+        let gauges = ReplicaGauges {
+            up: IntGauge::new(
+                "dash_events_replica_up",
+                "1 when the read replica answered its last lag measurement, else 0",
+            )
+            .expect("valid metric definition"),
+            lag_seconds: Gauge::new(
+                "dash_events_replica_lag_seconds",
+                "0 when the read replica has replayed all the primary's WAL, else the age of the \
+                 newest transaction it replayed; NaN when unknown",
+            )
+            .expect("valid metric definition"),
+            lag_bytes: Gauge::new(
+                "dash_events_replica_lag_bytes",
+                "Bytes of the primary's WAL the read replica has not replayed; NaN when unknown",
+            )
+            .expect("valid metric definition"),
+        };
+        for gauge in [
+            Box::new(gauges.up.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(gauges.lag_seconds.clone()),
+            Box::new(gauges.lag_bytes.clone()),
+        ] {
+            self.registry
+                .register(gauge)
+                .expect("the replica gauges are registered once");
+        }
+        gauges
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn render(&self) -> String {
         let mut buffer = Vec::new();
@@ -172,6 +206,28 @@ impl Metrics {
             .encode(&self.registry.gather(), &mut buffer)
             .expect("encoding to memory cannot fail");
         String::from_utf8(buffer).expect("the text format is UTF-8")
+    }
+}
+
+/// How far the read replica is behind, as last measured.
+#[derive(Clone)]
+pub struct ReplicaGauges {
+    up: IntGauge,
+    lag_seconds: Gauge,
+    lag_bytes: Gauge,
+}
+
+impl ReplicaGauges {
+    /// Records a measurement; `None` when the replica did not answer.
+    pub fn record(&self, lag: Option<ReplicaLag>) {
+        self.up.set(i64::from(lag.is_some()));
+        let lag = lag.unwrap_or(ReplicaLag {
+            bytes: None,
+            seconds: None,
+        });
+        // NaN, not 0 or the last value: a replica that cannot be measured is not known to be current.
+        self.lag_seconds.set(lag.seconds.unwrap_or(f64::NAN));
+        self.lag_bytes.set(lag.bytes.unwrap_or(f64::NAN));
     }
 }
 

@@ -10,13 +10,16 @@ use crate::config::Config;
 use crate::http::tls::Tls;
 use crate::http::{self, AppState};
 use crate::ingest::{BatchWriter, WriterSettings};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, ReplicaGauges};
 use crate::notify::{Outbox, Worker};
 use crate::retention;
 use crate::store::Store;
 
 /// How often a PostgreSQL log's upkeep runs (see `store::planner`).
 const UPKEEP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// How often the read replica's lag is measured for `/metrics`; also the bound of one measurement.
+const REPLICA_LAG_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How long in-flight requests may take to finish once shutdown begins.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,6 +61,13 @@ pub async fn serve(
     let metrics = Metrics::new();
     let acceptor = tls.as_ref().map(Tls::acceptor);
     let reloading = tls.map(|tls| tokio::spawn(tls.reload_on_change(metrics.clone())));
+    let measuring = store.has_replica().then(|| {
+        tokio::spawn(measure_replica_lag(
+            store.clone(),
+            metrics.replica(),
+            REPLICA_LAG_INTERVAL,
+        ))
+    });
     let notifying = spawn_worker(&config, &store, &metrics, &outbox, &draining_rx)?;
     let send_timeout = config.notify.timeout;
     let state = AppState {
@@ -108,6 +118,10 @@ pub async fn serve(
         reloading.abort();
         let _ = reloading.await;
     }
+    if let Some(measuring) = measuring {
+        measuring.abort();
+        let _ = measuring.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -124,8 +138,9 @@ fn spawn_worker(
     if config.notify.rules.is_empty() || !config.notify.worker {
         return Ok(None);
     }
+    // The worker reads the events of notifications it just claimed: a replica may not have them yet.
     let worker = Worker::new(
-        store.clone(),
+        store.primary(),
         config.notify.clone(),
         metrics.clone(),
         config.clock.clone(),
@@ -133,4 +148,25 @@ fn spawn_worker(
     .map_err(std::io::Error::other)?;
     let running = worker.run(outbox.wake.clone(), draining.clone());
     Ok(Some(tokio::spawn(running)))
+}
+
+/// Sets the replica gauges at start, then every `every`, for as long as the service runs.
+async fn measure_replica_lag(store: Store, gauges: ReplicaGauges, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let lag = match tokio::time::timeout(every, store.replica_lag()).await {
+            Ok(Ok(lag)) => Some(lag),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the read replica did not answer");
+                None
+            }
+            Err(_elapsed) => {
+                tracing::warn!("the read replica did not answer within {every:?}");
+                None
+            }
+        };
+        gauges.record(lag);
+    }
 }

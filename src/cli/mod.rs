@@ -94,7 +94,8 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
 /// Where the events are stored.
 #[derive(Debug, Args)]
 pub struct DatabaseArgs {
-    /// `sqlite:path` (created if missing) or `postgres://…`.
+    /// `sqlite:path` (created if missing) or `postgres://…` (add `?statement-cache-capacity=0`
+    /// behind a transaction pooler such as PgBouncer).
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 }
@@ -104,6 +105,10 @@ pub struct DatabaseArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
+    /// PostgreSQL only: a hot standby of DATABASE_URL that answers the query API (events, stats,
+    /// timeline, export); ingest, notifications, the live stream and readiness stay on the primary.
+    #[arg(long, env = "DATABASE_READ_URL")]
+    pub database_read_url: Option<String>,
     /// Address to bind; port 0 picks a free port.
     #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:3000")]
     pub listen: String,
@@ -305,6 +310,7 @@ impl ServeArgs {
         let tls = self.tls.files()?;
         Ok(Config {
             database_url: self.database.database_url,
+            database_read_url: non_empty(self.database_read_url),
             listen: self.listen,
             webhook_secret,
             webhook_secret_previous: non_empty(self.webhook_secret_previous).map(Secret::new),
@@ -354,6 +360,7 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:3000");
         assert_eq!(config.max_body_bytes, 1_048_576);
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.database_read_url, None);
         assert!(config.api_token.is_none());
         assert_eq!(config.sqlite_synchronous, Durability::Full);
         assert_eq!(config.retention, None);

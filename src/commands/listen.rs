@@ -56,6 +56,7 @@ mod tests {
     fn config(listen: &str, token: Option<&str>) -> Config {
         Config {
             database_url: "sqlite::memory:".into(),
+            database_read_url: None,
             listen: listen.into(),
             webhook_secret: Secret::new("s".into()),
             webhook_secret_previous: None,

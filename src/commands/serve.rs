@@ -4,7 +4,7 @@ use super::{CommandError, listen};
 use crate::config::Config;
 use crate::http;
 use crate::http::tls::Tls;
-use crate::store::{Store, redact};
+use crate::store::{self, Store, redact};
 
 /// Runs the receiver and the query API with `config` until a shutdown signal.
 pub async fn run(config: Config) -> Result<(), CommandError> {
@@ -14,10 +14,17 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
         // Read here to refuse a bad pair before the database is touched; `serve` reads it again.
         Tls::load(files).map_err(|err| CommandError::config(err.to_string()))?;
     }
-    let store = Store::connect(&config.database_url, config.sqlite_synchronous).await?;
+    store::check_read_url(&config.database_url, config.database_read_url.as_deref())?;
+    let store = Store::connect(&config.database_url, config.sqlite_synchronous)
+        .await?
+        .with_read_url(config.database_read_url.as_deref())
+        .await?;
     let local = listener
         .local_addr()
         .map_err(|err| CommandError::failed("cannot read the bound address", err))?;
+    if let Some(replica) = &config.database_read_url {
+        tracing::info!(replica = %redact(replica), "the query API reads the read replica");
+    }
     let scheme = if config.tls.is_some() {
         "https"
     } else {

@@ -80,7 +80,8 @@ pub async fn list_notifications(
     RawQuery(query): RawQuery,
 ) -> Result<Json<NotificationPage>, AppError> {
     let filter = NotificationFilter::parse(query.as_deref())?;
-    let mut rows = state.store.list_notifications(&filter).await?;
+    // The primary: an operator's retry must show in the listing that follows it.
+    let mut rows = state.store.primary().list_notifications(&filter).await?;
     let next_cursor = (rows.len() > filter.limit as usize).then(|| {
         rows.truncate(filter.limit as usize);
         rows.last().map(|last| encode_cursor(last.id))

@@ -32,7 +32,10 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
     if let Some(refusal) = refusal(&config, in_lambda) {
         return Err(refusal);
     }
-    let store = Store::connect(&config.database_url, config.sqlite_synchronous).await?;
+    let store = Store::connect(&config.database_url, config.sqlite_synchronous)
+        .await?
+        .with_read_url(config.database_read_url.as_deref())
+        .await?;
     tracing::info!(database = %redact(&config.database_url), "connected; waiting for invocations");
     // Notifications are recorded with their events as under `serve`; no background task
     // survives between invocations, so `dash-events notify` (on a schedule) sends them.
@@ -101,6 +104,7 @@ mod tests {
     fn config(database_url: &str, token: Option<&str>) -> Config {
         Config {
             database_url: database_url.into(),
+            database_read_url: None,
             listen: "127.0.0.1:3000".into(),
             webhook_secret: Secret::new("s".into()),
             webhook_secret_previous: None,

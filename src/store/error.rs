@@ -24,6 +24,15 @@ pub enum StoreError {
         #[source]
         source: Arc<sqlx::Error>,
     },
+    /// The read replica could not be opened or reached at start.
+    #[error("cannot open the read replica at DATABASE_READ_URL={url}")]
+    ReplicaOpen {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        #[source]
+        source: Arc<sqlx::Error>,
+    },
     /// The embedded migrations could not be applied.
     #[error("cannot apply the database migrations")]
     Migrate(#[source] Arc<sqlx::migrate::MigrateError>),
@@ -59,9 +68,11 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Database(err) => is_transient(err),
-            Self::Open { .. } | Self::Timeout(_) | Self::WriterStopped | Self::WritesFailing => {
-                true
-            }
+            Self::Open { .. }
+            | Self::ReplicaOpen { .. }
+            | Self::Timeout(_)
+            | Self::WriterStopped
+            | Self::WritesFailing => true,
             Self::InvalidUrl(_) | Self::Migrate(_) => false,
         }
     }

@@ -85,9 +85,10 @@ impl Store {
                     query.build_query_as().fetch_all(reader).await?;
                 Ok(steps.into_iter().map(|step| step.3).collect())
             }
-            Self::Postgres(pool) => {
+            Self::Postgres { primary, replica } => {
                 let mut query = QueryBuilder::new("explain ");
                 push_page_query(&mut query, &types, params);
+                let pool = replica.as_ref().unwrap_or(primary);
                 Ok(query.build_query_scalar().fetch_all(pool).await?)
             }
         }

@@ -1,6 +1,11 @@
 //! The event store: one value chosen at runtime from `DATABASE_URL`, SQLite (the embedded default)
 //! or PostgreSQL (production, several receivers sharing one table). Each backend has its own
 //! embedded migrations; the queries are written once and expanded per backend by `on_pool!`.
+//!
+//! On PostgreSQL the query API may read a hot standby instead (`DATABASE_READ_URL`, see
+//! `replica`): `on_pool!(…, read, …)` reads there, everything else stays on the primary, and a
+//! reader that must see what was just acknowledged (the notification worker, the outbox listing)
+//! holds `primary()`.
 
 mod batch;
 mod error;
@@ -10,7 +15,9 @@ mod integrity;
 mod notifications;
 mod outbox;
 mod planner;
+mod pooler;
 mod prune;
+mod replica;
 mod rollup;
 mod sqlite;
 mod stats;
@@ -21,7 +28,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use batch::PendingNotification;
@@ -33,7 +40,9 @@ pub use notifications::{
 };
 pub use outbox::{AttemptResult, Claim, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
+pub use pooler::PostgresPool;
 pub use prune::PRUNE_BATCH;
+pub use replica::{ReplicaLag, check_read_url};
 pub use rollup::DAY_US;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
@@ -55,23 +64,32 @@ pub enum Store {
         /// Connections for queries.
         reader: SqlitePool,
     },
-    /// A shared PostgreSQL database.
-    Postgres(PgPool),
+    /// A shared PostgreSQL database, directly or through a transaction pooler.
+    Postgres {
+        /// Every write, and every read but the query API's when there is a replica.
+        primary: PostgresPool,
+        /// A hot standby of the primary for the query API (`DATABASE_READ_URL`), if any.
+        replica: Option<PostgresPool>,
+    },
 }
 
 /// Runs `$body` with `$pool` bound to the backend's pool for writing or reading; the body is
-/// type-checked once per backend, so each gets its own driver types.
+/// type-checked once per backend, so each gets its own driver types. A read goes to the replica
+/// when there is one, so it may lag behind the writes.
 macro_rules! on_pool {
     ($store:expr, write, $pool:ident => $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite { writer: $pool, .. } => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Store::Postgres { primary: $pool, .. } => $body,
         }
     };
     ($store:expr, read, $pool:ident => $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite { reader: $pool, .. } => $body,
-            $crate::store::Store::Postgres($pool) => $body,
+            $crate::store::Store::Postgres { primary, replica } => {
+                let $pool = replica.as_ref().unwrap_or(primary);
+                $body
+            }
         }
     };
 }
@@ -87,7 +105,9 @@ impl Store {
     pub async fn connect(url: &str, durability: Durability) -> Result<Self, StoreError> {
         let store = match parse_url(url)? {
             Backend::Sqlite(options) => sqlite::connect(options, durability).await,
-            Backend::Postgres(options) => Self::connect_postgres(options).await,
+            Backend::Postgres(options) => {
+                Self::connect_postgres(options, pooler::behind_transaction_pooler(url)).await
+            }
         }
         .map_err(|err| StoreError::Open {
             url: redact(url),
@@ -97,20 +117,35 @@ impl Store {
         Ok(store)
     }
 
-    async fn connect_postgres(options: PgConnectOptions) -> Result<Self, sqlx::Error> {
-        let pool = PgPoolOptions::new()
-            .max_connections(POSTGRES_CONNECTIONS)
-            .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
-            .await?;
-        Ok(Self::Postgres(pool))
+    async fn connect_postgres(
+        options: PgConnectOptions,
+        pooled: bool,
+    ) -> Result<Self, sqlx::Error> {
+        Ok(Self::Postgres {
+            primary: postgres_pool(options, pooled).await?,
+            replica: None,
+        })
+    }
+
+    /// This store with every read on the primary: for a reader that must see what was just
+    /// acknowledged, which a replica may not have replayed yet.
+    pub fn primary(&self) -> Self {
+        match self {
+            Self::Sqlite { .. } => self.clone(),
+            Self::Postgres { primary, .. } => Self::Postgres {
+                primary: primary.clone(),
+                replica: None,
+            },
+        }
     }
 
     /// Applies the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
             Self::Sqlite { writer, .. } => sqlx::migrate!("migrations/sqlite").run(writer).await,
-            Self::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await,
+            Self::Postgres { primary, .. } => {
+                primary.migrate(sqlx::migrate!("migrations/postgres")).await
+            }
         };
         result.map_err(|err| StoreError::Migrate(Arc::new(err)))
     }
@@ -132,9 +167,27 @@ impl Store {
                 reader.close().await;
                 writer.close().await;
             }
-            Self::Postgres(pool) => pool.close().await,
+            Self::Postgres { primary, replica } => {
+                if let Some(replica) = replica {
+                    replica.close().await;
+                }
+                primary.close().await;
+            }
         }
     }
+}
+
+/// A pool on `options`; `pooled` when a transaction pooler stands between (see `pooler`).
+async fn postgres_pool(
+    options: PgConnectOptions,
+    pooled: bool,
+) -> Result<PostgresPool, sqlx::Error> {
+    let pool = PgPoolOptions::new()
+        .max_connections(POSTGRES_CONNECTIONS)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_with(pooler::connect_options(options, pooled))
+        .await?;
+    Ok(PostgresPool::new(pool, pooled))
 }
 
 fn parse_url(url: &str) -> Result<Backend, StoreError> {

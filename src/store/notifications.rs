@@ -180,9 +180,9 @@ impl Store {
                     query.build_query_as().fetch_all(reader).await?;
                 Ok(steps.into_iter().map(|step| step.3).collect())
             }
-            Self::Postgres(pool) => Ok(page_query("explain ", filter)
+            Self::Postgres { primary, replica } => Ok(page_query("explain ", filter)
                 .build_query_scalar()
-                .fetch_all(pool)
+                .fetch_all(replica.as_ref().unwrap_or(primary))
                 .await?),
         }
     }

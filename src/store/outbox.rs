@@ -104,7 +104,7 @@ impl Store {
     ) -> Result<Vec<ClaimedNotification>, StoreError> {
         let sql = match self {
             Self::Sqlite { .. } => CLAIM_SQLITE,
-            Self::Postgres(_) => CLAIM_PG,
+            Self::Postgres { .. } => CLAIM_PG,
         };
         on_pool!(self, write, pool => {
             Ok(sqlx::query_as(sql)

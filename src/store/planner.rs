@@ -45,7 +45,7 @@ impl Store {
     /// row per type and hour (PostgreSQL; SQLite writes one shard only); answers the rows
     /// folded away. A deadlock with a writer or a prune leaves everything as it was.
     pub async fn fold_hour_shards(&self, before_us: i64) -> Result<u64, StoreError> {
-        let Self::Postgres(pool) = self else {
+        let Self::Postgres { primary: pool, .. } = self else {
             return Ok(0);
         };
         match sqlx::query(FOLD_HOUR_SHARDS)
@@ -63,7 +63,7 @@ impl Store {
     /// answers whether it did. A no-op on SQLite, whose plans for these queries do not depend
     /// on statistics.
     pub async fn refresh_statistics_if_stale(&self) -> Result<bool, StoreError> {
-        let Self::Postgres(pool) = self else {
+        let Self::Postgres { primary: pool, .. } = self else {
             return Ok(false);
         };
         let stale: bool = sqlx::query_scalar(STALE_WITHOUT_AUTOVACUUM)

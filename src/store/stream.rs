@@ -6,6 +6,13 @@
 //! events between the position and the horizon, one page at a time. When the page is not full,
 //! the whole span up to the horizon was read, so the next position is the horizon itself: events
 //! the filters leave out are skipped once, not scanned again at every poll.
+//!
+//! On PostgreSQL the stream reads the primary, also when the query API reads a replica
+//! (`DATABASE_READ_URL`). A stream reads as soon as a local commit is acknowledged, before a
+//! replica has replayed it: on a replica every event would wait for a later poll. And the
+//! no-gap argument above is made for the primary's snapshots; a standby does answer
+//! `pg_current_snapshot()`, but from the transactions its replay has learnt of, and resting the
+//! promise on that buys nothing, since one stream's reads are cheap.
 
 use super::StoreError;
 use sqlx::QueryBuilder;
@@ -55,8 +62,8 @@ impl Store {
                 let seq = sqlx::query_scalar(SQLITE_HORIZON).fetch_one(reader).await?;
                 Ok(Position::Seq(seq))
             }
-            Self::Postgres(pool) => Ok(Position::Txid {
-                txid: pg_horizon(pool).await?,
+            Self::Postgres { primary, .. } => Ok(Position::Txid {
+                txid: pg_horizon(primary).await?,
                 id: String::new(),
             }),
         }
@@ -66,7 +73,8 @@ impl Store {
     pub fn owns(&self, position: &Position) -> bool {
         matches!(
             (self, position),
-            (Self::Sqlite { .. }, Position::Seq(_)) | (Self::Postgres(_), Position::Txid { .. })
+            (Self::Sqlite { .. }, Position::Seq(_))
+                | (Self::Postgres { .. }, Position::Txid { .. })
         )
     }
 
@@ -95,7 +103,7 @@ impl Store {
                     .map(|row| (Position::Seq(row.seq), row.event));
                 Ok(page(events.collect(), limit, after, Position::Seq(horizon)))
             }
-            (Self::Postgres(pool), Position::Txid { txid, id }) => {
+            (Self::Postgres { primary: pool, .. }, Position::Txid { txid, id }) => {
                 let horizon = pg_horizon(pool).await?;
                 let mut query = QueryBuilder::new(PG_PAGE);
                 query.push_bind(txid.to_string()).push(" as xid8), ");
@@ -127,7 +135,7 @@ impl Store {
     }
 }
 
-async fn pg_horizon(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+async fn pg_horizon(pool: &super::PostgresPool) -> Result<u64, sqlx::Error> {
     let text: String = sqlx::query_scalar(PG_HORIZON).fetch_one(pool).await?;
     parse_txid(&text)
 }

@@ -77,9 +77,10 @@ impl Store {
                         query.build_query_as().fetch_all(reader).await?;
                     lines.extend(steps.into_iter().map(|step| step.3));
                 }
-                Self::Postgres(pool) => {
+                Self::Postgres { primary, replica } => {
                     let mut query = QueryBuilder::new("explain ");
                     push_buckets(&mut query, source, types, plan, range);
+                    let pool = replica.as_ref().unwrap_or(primary);
                     lines.extend(query.build_query_scalar::<String>().fetch_all(pool).await?);
                 }
             }

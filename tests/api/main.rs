@@ -53,6 +53,38 @@ macro_rules! sqlite_only {
     )+};
 }
 
+/// `both_backends!` for checks that read the live stream: `check::sqlite`, and `check::postgres`
+/// on the cluster the stream tests share (`support::private_postgres`), where no other test's
+/// transaction holds a stream's events back. Checks run this way keep no transaction open.
+macro_rules! both_backends_on_stream_cluster {
+    ($($check:ident),+ $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::backend::run(crate::backend::Backend::Sqlite, super::$check).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::support::private_postgres::run_on_shared(super::$check).await;
+            }
+        }
+    )+};
+}
+
+/// `postgres_only!` for checks that read the live stream: `check::postgres` on the cluster the
+/// stream tests share.
+macro_rules! postgres_only_on_stream_cluster {
+    ($($check:ident),+ $(,)?) => {$(
+        mod $check {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::support::private_postgres::run_on_shared(super::$check).await;
+            }
+        }
+    )+};
+}
+
 // Shared with the `lambda` test target (tests/lambda).
 #[path = "../common/backend.rs"]
 mod backend;

@@ -109,6 +109,12 @@ impl TestDb {
         &self.url
     }
 
+    /// The URL of the base database of the PostgreSQL server this database is on, to connect as
+    /// its administrator.
+    pub fn server_url(&self) -> &str {
+        &self.server
+    }
+
     /// The PostgreSQL database's name (`None` on SQLite).
     pub fn postgres_name(&self) -> Option<&str> {
         self.postgres_name.as_deref()

@@ -33,6 +33,7 @@ impl Server {
         std::fs::create_dir_all(&dir).expect("temporary directory");
         let config = Config {
             database_url: format!("sqlite://{}", dir.join("events.db").display()),
+            database_read_url: None,
             listen: "127.0.0.1:0".to_owned(),
             webhook_secret: Secret::new(SECRET.to_owned()),
             webhook_secret_previous: None,

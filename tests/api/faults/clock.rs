@@ -23,7 +23,9 @@ both_backends!(
     a_retry_scheduled_before_the_clock_steps_back_is_not_held_back_by_the_step,
     a_lease_taken_before_the_clock_steps_back_runs_out_on_time,
     a_delivery_refused_as_too_old_stays_refused_after_the_clock_steps_back,
-    cursors_and_stream_positions_give_every_event_once_across_a_step_back,
+);
+both_backends_on_stream_cluster!(
+    cursors_and_stream_positions_give_every_event_once_across_a_step_back
 );
 
 const HOUR_US: i64 = 3_600_000_000;

@@ -1,10 +1,11 @@
 //! Running the service: start-up and configuration, shutdown on signals, logs, health and metrics,
-//! retention, HTTPS, and the subcommands (`verify`, `export`, `prune`, `send-test`).
+//! retention, HTTPS, read replicas, and the subcommands (`verify`, `export`, `prune`, `send-test`).
 
 pub mod config;
 pub mod endpoints;
 pub mod load_smoke;
 pub mod logs;
+pub mod replica;
 pub mod retention;
 pub mod secrets_in_logs;
 pub mod send_test;

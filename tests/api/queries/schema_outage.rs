@@ -12,7 +12,7 @@ use sqlx::Connection;
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-use crate::backend::{Backend, TestDb, base_url};
+use crate::backend::{Backend, TestDb};
 use crate::helpers::new_id;
 use crate::queries::schema::{Answers, fresh_event};
 use crate::support::app::App;
@@ -69,7 +69,7 @@ pub async fn answers_during_an_outage(answers: &mut Answers<'_>, db: &TestDb) {
 
 async fn reads_while_connections_are_refused(answers: &mut Answers<'_>, db: &TestDb) {
     let name = db.postgres_name().expect("a PostgreSQL test database");
-    let mut admin = sqlx::PgConnection::connect(&base_url()).await.unwrap();
+    let mut admin = sqlx::PgConnection::connect(db.server_url()).await.unwrap();
     let refuse = format!(r#"alter database "{name}" allow_connections false"#);
     sqlx::raw_sql(&refuse).execute(&mut admin).await.unwrap();
     end_connections(&mut admin, name).await;

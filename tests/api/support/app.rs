@@ -33,6 +33,7 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(45);
 pub fn config(db: &TestDb) -> Config {
     Config {
         database_url: db.url().to_owned(),
+        database_read_url: None,
         // Unused in-process: the harness binds its own listener on 127.0.0.1:0.
         listen: "127.0.0.1:0".to_owned(),
         webhook_secret: Secret::new(SECRET.to_owned()),
@@ -83,7 +84,10 @@ impl App {
         let addr = listener.local_addr().expect("the listener's address");
         let store = Store::connect(&config.database_url, config.sqlite_synchronous)
             .await
-            .unwrap_or_else(|err| panic!("open {}: {err:?}", config.database_url));
+            .unwrap_or_else(|err| panic!("open {}: {err:?}", config.database_url))
+            .with_read_url(config.database_read_url.as_deref())
+            .await
+            .unwrap_or_else(|err| panic!("open the replica: {err:?}"));
         let (shutdown, signal) = oneshot::channel::<()>();
         let serving = tokio::spawn(dash_events::serve(
             config.clone(),

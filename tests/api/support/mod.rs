@@ -4,7 +4,8 @@
 //! judging every answer against the service's OpenAPI document (`openapi`), and what stands
 //! beside it (`capture`, a notification endpoint; `fill`, many events stored behind its back;
 //! `proxy`, a network to PostgreSQL that the test makes stall, cut and reset; `private_postgres`,
-//! a PostgreSQL cluster of the test process's own).
+//! a PostgreSQL cluster of the test process's own; `replica`, a PostgreSQL primary with a hot
+//! standby of the test's own; `pgbouncer`, a transaction pooler in front of PostgreSQL).
 
 pub mod app;
 pub mod capture;
@@ -14,9 +15,11 @@ pub mod http;
 pub mod launch;
 pub mod metrics;
 pub mod openapi;
+pub mod pgbouncer;
 pub mod private_postgres;
 pub mod proxy;
 pub mod raw_client;
+pub mod replica;
 pub mod server;
 pub mod sse;
 pub mod tls;

@@ -3,10 +3,11 @@
 //! need one rather than the shared server of `DASH_EVENTS_TEST_POSTGRES`:
 //!
 //! - a fault test that stops the server (`faults::database`) gets a cluster of its own (`start`);
-//! - the PostgreSQL stream tests share one (`shared`), because a stream only passes an event once
-//!   every older transaction on the whole server has ended (`src/store/stream.rs`): on the shared
-//!   server any other test's long transaction (a lock held for 15 s, say) would hold their events
-//!   back. Only stream tests use that cluster, and none of them keeps a transaction open.
+//! - the PostgreSQL tests that read the live stream share one (`shared`, through
+//!   `both_backends_on_stream_cluster!`), because a stream only passes an event once every older
+//!   transaction on the whole server has ended (`src/store/stream.rs`): on the shared server any
+//!   other test's long transaction (a lock held for 15 s, say) would hold their events back. Only
+//!   these tests use that cluster, and none of them keeps a transaction open.
 //!
 //! The server binaries are found under `/usr/lib/postgresql/<version>/bin`. As root, the cluster
 //! runs as the `postgres` user (PostgreSQL refuses to run as root); otherwise as the current user.
