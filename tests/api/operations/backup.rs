@@ -2,11 +2,9 @@
 //! senders keep delivering holds every event acknowledged before it started, and `verify` passes
 //! on it; a log restored from it (stop, replace the file, start) answers redeliveries as
 //! duplicates, resumes a `Last-Event-ID` taken before the backup at the same positions, and
-//! keeps its statistics; an existing file is replaced only with `--force`; a backup that fails
-//! leaves neither the file nor its `.partial`; bad input exits 2 with one `error: ` line; the
-//! source is never written.
+//! keeps its statistics. Its refusals and failures are in `backup_refusals`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -18,9 +16,7 @@ use sqlx::{ConnectOptions, Connection};
 
 use crate::backend::{Backend, TestDb};
 use crate::helpers::{event_at, eventually, new_id};
-use crate::operations::startup::assert_refused;
 use crate::process::{Exit, Process, dash_events};
-use crate::support::disk::SmallDisk;
 use crate::support::fill::{event_at_time, store_events};
 use crate::support::http::{Http, SECRET};
 use crate::support::launch::EXIT_TIMEOUT;
@@ -34,12 +30,12 @@ const PER_SENDER: usize = 2_000;
 const LOAD_TIME_LIMIT: Duration = Duration::from_secs(120);
 
 /// A SQLite test database.
-async fn sqlite_db() -> TestDb {
+pub async fn sqlite_db() -> TestDb {
     TestDb::provision(Backend::Sqlite).await.expect("SQLite")
 }
 
 /// Runs `dash-events backup --database-url <url> ARGS…`.
-async fn backup(url: &str, args: &[&str]) -> Exit {
+pub async fn backup(url: &str, args: &[&str]) -> Exit {
     let mut command = dash_events(["backup", "--database-url", url]);
     command.args(args);
     Process::spawn(command)
@@ -57,7 +53,7 @@ async fn verify_file(path: &Path) -> Exit {
 }
 
 /// Runs a backup of `db` to `to` that must succeed; answers the events its summary counts.
-async fn backup_ok(db: &TestDb, to: &Path, args: &[&str]) -> u64 {
+pub async fn backup_ok(db: &TestDb, to: &Path, args: &[&str]) -> u64 {
     let to = to.to_str().expect("a UTF-8 path");
     let exit = backup(db.url(), &[&["--to", to], args].concat()).await;
     assert_eq!(exit.status.code(), Some(0), "{exit:?}");
@@ -75,12 +71,12 @@ async fn backup_ok(db: &TestDb, to: &Path, args: &[&str]) -> u64 {
 }
 
 /// Opens a backup file read-only.
-async fn open_backup(path: &Path) -> SqliteConnection {
+pub async fn open_backup(path: &Path) -> SqliteConnection {
     let options = SqliteConnectOptions::new().filename(path).read_only(true);
     options.connect().await.expect("open the backup")
 }
 
-async fn ids_in(path: &Path) -> Vec<String> {
+pub async fn ids_in(path: &Path) -> Vec<String> {
     let mut backup = open_backup(path).await;
     let ids = sqlx::query_scalar("select id from events")
         .fetch_all(&mut backup)
@@ -104,19 +100,6 @@ fn restore(backup: &Path, db: &TestDb) {
             Err(err) => panic!("remove {side:?}: {err}"),
         }
     }
-}
-
-/// Creates a SQLite file at `path` holding what `sql` makes.
-async fn create_sqlite_file(path: &Path, sql: &str) {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true);
-    let mut connection = options.connect().await.expect("create a SQLite file");
-    sqlx::raw_sql(sql)
-        .execute(&mut connection)
-        .await
-        .unwrap_or_else(|err| panic!("{sql}: {err}"));
-    let _ = connection.close().await;
 }
 
 /// Senders delivering fresh events until stopped, recording what was acknowledged.
@@ -291,202 +274,4 @@ async fn a_restored_log_dedups_resumes_streams_at_their_positions_and_keeps_its_
         "verify on the restored log: {checked:?}"
     );
     restored.stop().await;
-}
-
-/// `path` with `.partial` appended: where a backup to `path` is written.
-fn partial(path: &Path) -> PathBuf {
-    let mut name = path.to_owned().into_os_string();
-    name.push(".partial");
-    name.into()
-}
-
-/// A log holding `count` events, stored through a server that is then stopped.
-async fn log_with_events(count: usize) -> TestDb {
-    let db = sqlite_db().await;
-    let app = ServeProcess::start(&db).await;
-    for _ in 0..count {
-        app.store(&crate::helpers::event(&new_id())).await;
-    }
-    app.stop().await;
-    db
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_existing_file_is_replaced_only_with_force() {
-    let db = log_with_events(3).await;
-    let to = db.dir().join("backup.db");
-    let to_text = to.to_str().expect("UTF-8");
-    std::fs::write(&to, "an older backup").expect("write");
-
-    let refused = backup(db.url(), &["--to", to_text]).await;
-    assert_refused("an existing --to", &refused, 2, to_text);
-    assert_eq!(std::fs::read(&to).expect("read"), b"an older backup");
-    assert!(!partial(&to).exists(), "a refused backup left its .partial");
-
-    assert_eq!(backup_ok(&db, &to, &["--force"]).await, 3);
-    assert_eq!(ids_in(&to).await.len(), 3);
-
-    // A .partial in the way may be another backup's, still being written: it is left alone.
-    let other = db.dir().join("other.db");
-    std::fs::write(partial(&other), "another backup's copy").expect("write");
-    let other_text = other.to_str().expect("UTF-8");
-    let in_the_way = backup(db.url(), &["--to", other_text, "--force"]).await;
-    assert_refused(
-        "a .partial in the way",
-        &in_the_way,
-        2,
-        &format!("{other_text}.partial"),
-    );
-    assert_eq!(
-        std::fs::read(partial(&other)).expect("read"),
-        b"another backup's copy"
-    );
-    assert!(!other.exists());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_failed_backup_leaves_neither_the_file_nor_its_partial() {
-    let db = sqlite_db().await;
-    let big: Vec<Value> = (0..400)
-        .map(|n| {
-            event_at_time(
-                &new_id(),
-                "agent:complete",
-                chrono::Utc::now(),
-                f64::from(n),
-                8_000,
-            )
-        })
-        .collect();
-    store_events(&db, &big).await;
-    let Some(full) = SmallDisk::mount(&db.dir().join("full"), 1_024) else {
-        return;
-    };
-    let Some(read_only) = SmallDisk::mount_read_only(&db.dir().join("read-only")) else {
-        return;
-    };
-    let password = "postgres://dash:hunter2@127.0.0.1:5432/events";
-    let cases = [
-        (
-            "a disk that fills up",
-            db.url(),
-            full.path.join("backup.db"),
-            1,
-            "full",
-        ),
-        (
-            "a read-only disk",
-            db.url(),
-            read_only.path.join("backup.db"),
-            1,
-            "read-only",
-        ),
-        (
-            "a PostgreSQL URL",
-            password,
-            db.dir().join("pg.db"),
-            2,
-            "pg_dump",
-        ),
-    ];
-    for (case, url, to, code, what) in cases {
-        let exit = backup(url, &["--to", to.to_str().expect("UTF-8")]).await;
-        assert_refused(case, &exit, code, what);
-        assert!(!exit.stderr.contains("hunter2"), "{case}: {}", exit.stderr);
-        assert!(!to.exists(), "{case}: {} exists", to.display());
-        assert!(!partial(&to).exists(), "{case}: the .partial was left");
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_input_exits_2_with_one_error_line_and_writes_nothing() {
-    let db = log_with_events(1).await;
-    let dir = db.dir();
-    let to = dir.join("backup.db");
-    let to_text = to.to_str().expect("UTF-8");
-    let source = dir.join("events.db");
-    let missing = dir.join("missing.db");
-    let not_a_log = dir.join("other.db");
-    create_sqlite_file(&not_a_log, "create table other (x integer)").await;
-    let url_of = |path: &Path| format!("sqlite://{}", path.display());
-    let (missing_url, not_a_log_url) = (url_of(&missing), url_of(&not_a_log));
-    let dir_text = dir.to_str().expect("UTF-8");
-    let source_text = source.to_str().expect("UTF-8");
-    let cases: [(&str, &str, Vec<&str>, &str); 8] = [
-        ("no --to", db.url(), vec![], "required"),
-        ("an empty --to", db.url(), vec!["--to", ""], "--to"),
-        ("a directory", db.url(), vec!["--to", dir_text], "directory"),
-        (
-            "the source itself",
-            db.url(),
-            vec!["--to", source_text, "--force"],
-            "being backed up",
-        ),
-        (
-            "an unknown scheme",
-            "mysql://root@127.0.0.1/events",
-            vec!["--to", to_text],
-            "DATABASE_URL",
-        ),
-        (
-            "an in-memory database",
-            "sqlite::memory:",
-            vec!["--to", to_text],
-            "memory",
-        ),
-        (
-            "a missing database",
-            &missing_url,
-            vec!["--to", to_text],
-            "missing.db",
-        ),
-        (
-            "not a dash-events log",
-            &not_a_log_url,
-            vec!["--to", to_text],
-            "events",
-        ),
-    ];
-    let before = std::fs::read(&source).expect("read the source");
-    for (case, url, args, what) in cases {
-        let exit = backup(url, &args).await;
-        assert_refused(case, &exit, 2, what);
-        assert!(
-            !to.exists() && !partial(&to).exists(),
-            "{case}: wrote {to_text}"
-        );
-    }
-    assert!(!missing.exists(), "a backup created its missing source");
-    assert_eq!(
-        std::fs::read(&source).expect("read"),
-        before,
-        "the source changed"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_source_is_never_written_not_even_migrated() {
-    let db = sqlite_db().await;
-    let source = db.dir().join("events.db");
-    // A log as an older release might have left it: not at the current migration.
-    let old_log =
-        "create table events (id text primary key); insert into events values ('a'), ('b')";
-    create_sqlite_file(&source, old_log).await;
-    let before = std::fs::read(&source).expect("read the source");
-
-    let to = db.dir().join("backup.db");
-    assert_eq!(backup_ok(&db, &to, &[]).await, 2);
-
-    assert_eq!(
-        std::fs::read(&source).expect("read"),
-        before,
-        "the source changed"
-    );
-    let mut backup = open_backup(&to).await;
-    let tables: Vec<String> =
-        sqlx::query_scalar("select name from sqlite_master where type = 'table'")
-            .fetch_all(&mut backup)
-            .await
-            .expect("read the backup's tables");
-    assert_eq!(tables, ["events"], "the backup is the old log as it was");
 }

@@ -3,6 +3,7 @@
 //! `backup`).
 
 pub mod backup;
+pub mod backup_refusals;
 pub mod config;
 pub mod endpoints;
 pub mod load_smoke;
