@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::faults::unavailable;
+
 /// A mounted tmpfs.
 pub struct SmallDisk {
     pub path: PathBuf,
@@ -15,6 +17,17 @@ impl SmallDisk {
     /// Mounts a writable tmpfs of `kibibytes` at `path` (created if missing).
     pub fn mount(path: &Path, kibibytes: u32) -> Option<SmallDisk> {
         Self::mount_with(path, &format!("size={kibibytes}k"))
+    }
+
+    /// Fills the disk with one file, returned so it can be removed.
+    pub fn fill(&self) -> PathBuf {
+        let filler = self.path.join("filler");
+        let _ = Command::new("dd")
+            .arg("if=/dev/zero")
+            .arg(format!("of={}", filler.display()))
+            .args(["bs=1M", "count=64"])
+            .output();
+        filler
     }
 
     /// Mounts an empty tmpfs at `path` that refuses every write.
@@ -42,14 +55,4 @@ impl Drop for SmallDisk {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.path).status();
     }
-}
-
-/// Skips (with a notice) unless the environment requires the fault tests to run.
-fn unavailable(what: &str) {
-    if std::env::var("DASH_EVENTS_REQUIRE_FAULTS").is_ok_and(|v| v == "1") {
-        panic!("{what} and DASH_EVENTS_REQUIRE_FAULTS=1");
-    }
-    crate::backend::report_skip(&format!(
-        "{what}; set DASH_EVENTS_REQUIRE_FAULTS=1 to fail instead"
-    ));
 }
