@@ -111,12 +111,13 @@ async fn count_events(partial: &Partial) -> Result<u64, CommandError> {
     events
 }
 
-/// A bar on stderr, as long as the source's pages: `VACUUM INTO` says nothing while it runs, so
-/// the bar follows the size of the copy, which ends at most that long (free pages are left out).
-/// indicatif hides it when stderr is not a terminal.
+/// A bar on stderr, as long as the source's pages when the backup started: `VACUUM INTO` says
+/// nothing while it runs, so the bar follows the size of the copy, which ends about that long
+/// (shorter by the free pages it leaves out, longer by what was committed meanwhile). indicatif
+/// hides it when stderr is not a terminal.
 fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template("{bar:40} {bytes} of at most {total_bytes} copied")
+    let style = ProgressStyle::with_template("{bar:40} {bytes} of about {total_bytes} copied")
         .expect("the template is valid");
     bar.set_style(style);
     bar
@@ -174,7 +175,10 @@ impl Target {
         let mut name = self.path.clone().into_os_string();
         name.push(".partial");
         let path = name.into_string().map_err(|name| {
-            CommandError::config(format!("--to {} is not valid UTF-8", name.display()))
+            CommandError::config(format!(
+                "--to {} is not valid UTF-8",
+                name.to_string_lossy()
+            ))
         })?;
         let created = std::fs::OpenOptions::new()
             .write(true)

@@ -78,8 +78,8 @@ impl ReadOnlyLog {
         Ok(tables > 0)
     }
 
-    /// The size of the database now, in bytes (its pages, without the WAL): an upper bound of
-    /// what `VACUUM INTO` writes, since the copy leaves free pages out.
+    /// The size of the database now, in bytes (its pages, as a reader sees them): about what
+    /// `VACUUM INTO` writes, which leaves free pages out.
     pub async fn size_bytes(&mut self) -> Result<u64, StoreError> {
         let pages: i64 = sqlx::query_scalar(PAGE_COUNT)
             .fetch_one(&mut self.connection)
