@@ -76,6 +76,7 @@ pub async fn open_backup(path: &Path) -> SqliteConnection {
     options.connect().await.expect("open the backup")
 }
 
+/// The event ids a backup file holds.
 pub async fn ids_in(path: &Path) -> Vec<String> {
     let mut backup = open_backup(path).await;
     let ids = sqlx::query_scalar("select id from events")
@@ -135,6 +136,8 @@ impl Load {
         self.acked.lock().expect("acked").clone()
     }
 
+    /// Waits for `count` acknowledgements: a few hundred take well under a second here, so the
+    /// 60 s bound only catches a server that stopped answering.
     async fn wait_for_acks(&self, count: usize) {
         let enough = eventually(Duration::from_secs(60), || async {
             self.acked.lock().expect("acked").len() >= count
