@@ -1,11 +1,13 @@
-//! The command line: `serve`, `migrate`, `send-test`, `verify`, `export` and `prune`, each option
-//! with the environment variable that also sets it (the flag wins). Turning these into a `Config`
-//! is where missing or empty values become configuration errors that name the variable to set,
-//! and `run` hands the plain values to the subcommand in `commands`. Only this module knows clap.
+//! The command line: `serve`, `migrate`, `send-test`, `verify`, `export`, `prune`, `notify` and
+//! `backup`, each option with the environment variable that also sets it (the flag wins).
+//! Turning these into a `Config` is where missing or empty values become configuration errors
+//! that name the variable to set, and `run` hands the plain values to the subcommand in
+//! `commands`. Only this module knows clap.
 
 mod notify;
 mod tls;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -63,6 +65,9 @@ pub enum Command {
     /// Send the pending notifications that are due, then exit (for cron, or where no background
     /// task survives between invocations).
     Notify(NotifyCommandArgs),
+    /// Copy a live SQLite log to a file, consistently, while `serve` keeps running (PostgreSQL:
+    /// use pg_dump or base backups).
+    Backup(BackupArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -87,6 +92,9 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
         Command::Notify(args) => {
             let database_url = args.database.database_url.clone();
             commands::notify::run(&database_url, args.settings()?).await
+        }
+        Command::Backup(args) => {
+            commands::backup::run(&args.database.database_url, &args.to, args.force).await
         }
     }
 }
@@ -184,6 +192,19 @@ pub struct ExportArgs {
     /// Write to this file instead of standard output.
     #[arg(long)]
     pub output: Option<String>,
+}
+
+/// Options of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// The file to write: written as FILE.partial, renamed to FILE once complete and synced.
+    #[arg(long, value_name = "FILE")]
+    pub to: PathBuf,
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Options of `prune`.

@@ -7,6 +7,7 @@
 //! reader that must see what was just acknowledged (the notification worker, the outbox listing)
 //! holds `primary()`.
 
+mod backup;
 mod batch;
 mod error;
 mod events;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
+pub use backup::{BackupSource, ReadOnlyLog};
 pub use batch::PendingNotification;
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};

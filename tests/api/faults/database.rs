@@ -11,8 +11,6 @@
 //! serving the other tests) and SQLite's disk fills up (a small tmpfs mounted by the test, which
 //! needs root).
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -25,6 +23,7 @@ use sqlx::Connection;
 use crate::backend::{Backend, TestDb, base_url};
 use crate::helpers::{assert_error, event, eventually, new_id, status_and_json};
 use crate::support::app::App;
+use crate::support::disk::SmallDisk;
 use crate::support::metrics::sample;
 use crate::support::private_postgres::PrivatePostgres;
 
@@ -62,7 +61,7 @@ async fn full_disk_answers_503_promptly_and_recovers_by_itself() {
     let Some(db) = TestDb::provision(Backend::Sqlite).await else {
         return;
     };
-    let Some(disk) = SmallDisk::mount(&db.dir().join("disk"), 24) else {
+    let Some(disk) = SmallDisk::mount(&db.dir().join("disk"), 24 * 1024) else {
         return;
     };
     let url = format!("sqlite://{}", disk.path.join("events.db").display());
@@ -346,44 +345,4 @@ fn big_event() -> Value {
     let mut big = event(&new_id());
     big["data"]["notes"] = json!("x".repeat(512 * 1024));
     big
-}
-
-/// A tmpfs of a few MiB, unmounted when dropped.
-struct SmallDisk {
-    path: PathBuf,
-}
-
-impl SmallDisk {
-    fn mount(path: &Path, mebibytes: u32) -> Option<SmallDisk> {
-        std::fs::create_dir_all(path).expect("create the mount point");
-        let size = format!("size={mebibytes}m");
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &size, "tmpfs"])
-            .arg(path)
-            .status();
-        if !mounted.is_ok_and(|s| s.success()) {
-            unavailable("cannot mount a small tmpfs (needs root)");
-            return None;
-        }
-        Some(SmallDisk {
-            path: path.to_owned(),
-        })
-    }
-
-    /// Fills the disk with one file, returned so it can be removed.
-    fn fill(&self) -> PathBuf {
-        let filler = self.path.join("filler");
-        let _ = Command::new("dd")
-            .arg("if=/dev/zero")
-            .arg(format!("of={}", filler.display()))
-            .args(["bs=1M", "count=64"])
-            .output();
-        filler
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
 }

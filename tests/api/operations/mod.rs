@@ -1,6 +1,9 @@
 //! Running the service: start-up and configuration, shutdown on signals, logs, health and metrics,
-//! retention, HTTPS, read replicas, and the subcommands (`verify`, `export`, `prune`, `send-test`).
+//! retention, HTTPS, read replicas, and the subcommands (`verify`, `export`, `prune`, `send-test`,
+//! `backup`).
 
+pub mod backup;
+pub mod backup_refusals;
 pub mod config;
 pub mod endpoints;
 pub mod load_smoke;

@@ -5,10 +5,12 @@
 //! beside it (`capture`, a notification endpoint; `fill`, many events stored behind its back;
 //! `proxy`, a network to PostgreSQL that the test makes stall, cut and reset; `private_postgres`,
 //! a PostgreSQL cluster of the test process's own; `replica`, a PostgreSQL primary with a hot
-//! standby of the test's own; `pgbouncer`, a transaction pooler in front of PostgreSQL).
+//! standby of the test's own; `pgbouncer`, a transaction pooler in front of PostgreSQL; `disk`, a
+//! small tmpfs that fills up or refuses writes).
 
 pub mod app;
 pub mod capture;
+pub mod disk;
 pub mod fill;
 pub mod fiu;
 pub mod http;
