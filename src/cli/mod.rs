@@ -3,12 +3,14 @@
 //! is where missing or empty values become configuration errors that name the variable to set,
 //! and `run` hands the plain values to the subcommand in `commands`. Only this module knows clap.
 
+mod copy;
 mod notify;
 
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use copy::CopyArgs;
 pub use notify::{NotifyArgs, NotifyCommandArgs};
 
 use crate::commands::{self, CommandError, send_test::SendTest};
@@ -60,6 +62,9 @@ pub enum Command {
     /// Send the pending notifications that are due, then exit (for cron, or where no background
     /// task survives between invocations).
     Notify(NotifyCommandArgs),
+    /// Copy every event, with its notifications, from one database to another (SQLite or
+    /// PostgreSQL either way); rerun to resume, or to copy what arrived since.
+    Copy(CopyArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -85,6 +90,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
             let database_url = args.database.database_url.clone();
             commands::notify::run(&database_url, args.settings()?).await
         }
+        Command::Copy(args) => commands::copy::run(&args.from, &args.to, args.batch).await,
     }
 }
 

@@ -1,6 +1,7 @@
 //! One file per subcommand, each taking plain values: `cli` parses and validates the command line
 //! into them, so nothing here knows about flags. `CommandError` is what they fail with.
 
+pub mod copy;
 mod error;
 pub mod export;
 mod listen;

@@ -3,6 +3,7 @@
 //! embedded migrations; the queries are written once and expanded per backend by `on_pool!`.
 
 mod batch;
+mod copy;
 mod error;
 mod events;
 mod hours;
@@ -12,6 +13,7 @@ mod outbox;
 mod planner;
 mod prune;
 mod rollup;
+mod schema;
 mod sqlite;
 mod stats;
 mod stream;
@@ -25,6 +27,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use batch::PendingNotification;
+pub use copy::{CopiedEvent, CopiedNotification, Identity, identity};
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
@@ -35,6 +38,7 @@ pub use outbox::{AttemptResult, Claim, ClaimedNotification, Revival};
 pub use planner::maintain_periodically;
 pub use prune::PRUNE_BATCH;
 pub use rollup::DAY_US;
+pub use schema::Schema;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
 pub use stream::StreamPage;

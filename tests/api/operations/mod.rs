@@ -1,7 +1,8 @@
 //! Running the service: start-up and configuration, shutdown on signals, logs, health and metrics,
-//! retention, and the subcommands (`verify`, `export`, `prune`, `send-test`).
+//! retention, and the subcommands (`verify`, `export`, `prune`, `send-test`, `copy`).
 
 pub mod config;
+pub mod copy;
 pub mod endpoints;
 pub mod load_smoke;
 pub mod logs;
