@@ -10,11 +10,11 @@
 //! | layer | modules | holds |
 //! | --- | --- | --- |
 //! | entry points | `main.rs`, `bin/lambda.rs`, `cli` | parse the command line (only `cli` knows clap) into plain values and hand them to a subcommand |
-//! | subcommands | `commands` | one file per subcommand (`serve`, `migrate`, `send-test`, `verify`, `export`, `prune`, `notify`), each taking plain values; `CommandError` and exit codes; binding with the loopback rule |
+//! | subcommands | `commands` | one file per subcommand (`serve`, `migrate`, `send-test`, `verify`, `export`, `prune`, `notify`, `copy`), each taking plain values; `CommandError` and exit codes; binding with the loopback rule |
 //! | the running service | `service`, `http`, `lambda`, `error` | `serve`: the app on its listener, background prune and upkeep, the drain; the router, one module per resource, the bearer-token check, OpenAPI, the web view; `AppError`, the one place an error becomes a status |
 //! | ingest | `ingest` | the group-commit writer: batches deliveries into one transaction, keeps write health for readiness, wakes live streams, and works out each event's notifications for the store to record in the same transaction |
 //! | background work | `notify`, `retention`, `export` | notification rules, Slack messages, backoff, sending and the worker; the retention window and the prune loop; the export as a stream of pages, one keyset run per type merged newest first |
-//! | data access | `store` | `Store` (SQLite or PostgreSQL) and `StoreError`: the batch insert, queries, stats and hourly totals, the stream's commit-ordered reads, the outbox tables, prune batches, the integrity scan, the SQLite checkpointer, a PostgreSQL log's upkeep |
+//! | data access | `store` | `Store` (SQLite or PostgreSQL) and `StoreError`: the batch insert, queries, stats and hourly totals, the stream's commit-ordered reads, the outbox tables, prune batches, the integrity scan, the SQLite checkpointer, a PostgreSQL log's upkeep, a copy's read-only source and the schema check of its ends |
 //! | domain | `event`, `query`, `timeline`, `token`, `cursor`, `position`, `signature`, `secret`, `config`, `limits`, `clock` | validating a delivery into a `NewEvent` and rendering a stored one; every query string's parameters and time ranges (`query`, the only parser of them); timeline buckets; the one codec of opaque tokens and the page cursor and stream position made with it; `X-Dash-Signature`; secrets that never print; `Config`; the bounds on slow clients; the clock |
 //! | support | `metrics`, `telemetry` | the Prometheus registry; logging |
 //!

@@ -26,15 +26,15 @@ const TO: &str = "--to";
 
 /// What a run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Totals {
+struct Totals {
     /// Events inserted into the target.
-    pub copied: u64,
+    copied: u64,
     /// Events the target already held with the same content.
-    pub present: u64,
+    present: u64,
     /// Events the target holds with other content.
-    pub conflicts: u64,
+    conflicts: u64,
     /// Notification rows inserted into the target or brought up to date there.
-    pub notifications: u64,
+    notifications: u64,
 }
 
 /// One page read from the source.
