@@ -25,7 +25,7 @@ const TYPES: [&str; 5] = [
 ];
 
 /// One event in `NOTIFIED_SHARE` gets a notification history.
-const NOTIFIED_SHARE: usize = 50;
+pub const NOTIFIED_SHARE: usize = 50;
 
 type EventRow = (
     String,
@@ -65,7 +65,7 @@ const SELECT_DAILY: &str = "select type, day_us, cast(sum(events) as bigint), su
 const SELECT_HOURLY: &str = "select type, hour_us, cast(sum(events) as bigint), sum(cost_sum) \
     from event_hours group by type, hour_us order by type, hour_us";
 
-/// `count` signed events, ids `evt-000000…` in order, of every type, one an hour back from
+/// `count` events, ids `evt-000000…` in order, of every type, 7 minutes apart back from
 /// `2026-11-28T12:00Z`, costs that add up exactly in any order, some without cost or duration.
 pub fn events(count: usize) -> Vec<Value> {
     let start: DateTime<Utc> = "2026-11-28T12:00:00Z".parse().expect("a time");

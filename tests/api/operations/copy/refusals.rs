@@ -43,7 +43,7 @@ async fn an_id_held_with_other_content_is_reported_left_untouched_and_exits_1() 
     let first = copy(postgres.url(), sqlite.url(), &[]).await;
     let again = copy(postgres.url(), sqlite.url(), &[]).await;
 
-    let notified = SMALL.div_ceil(50) as u64;
+    let notified = SMALL.div_ceil(log::NOTIFIED_SHARE) as u64;
     let expected = [
         (&first, (SMALL as u64 - 1, 0, notified - 1)),
         (&again, (0, SMALL as u64 - 1, 0)),
