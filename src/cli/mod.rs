@@ -4,6 +4,7 @@
 //! that name the variable to set, and `run` hands the plain values to the subcommand in
 //! `commands`. Only this module knows clap.
 
+mod copy;
 mod notify;
 mod tls;
 
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use copy::CopyArgs;
 pub use notify::{NotifyArgs, NotifyCommandArgs};
 pub use tls::TlsArgs;
 
@@ -68,6 +70,9 @@ pub enum Command {
     /// Copy a live SQLite log to a file, consistently, while `serve` keeps running (PostgreSQL:
     /// use pg_dump or base backups).
     Backup(BackupArgs),
+    /// Copy every event, with its notifications, from one database to another (SQLite or
+    /// PostgreSQL either way); rerun to resume, or to copy what arrived since.
+    Copy(CopyArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -96,6 +101,7 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
         Command::Backup(args) => {
             commands::backup::run(&args.database.database_url, &args.to, args.force).await
         }
+        Command::Copy(args) => commands::copy::run(&args.from, &args.to, args.batch).await,
     }
 }
 

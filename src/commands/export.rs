@@ -105,7 +105,7 @@ async fn count(store: &Store, params: &ListParams) -> Result<u64, CommandError> 
 }
 
 /// A bar on stderr; indicatif draws nothing when stderr is not a terminal.
-fn progress_bar(total: u64) -> ProgressBar {
+pub(super) fn progress_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template("{bar:40} {pos}/{len} events, {per_sec}, eta {eta}")
         .expect("the template is valid");

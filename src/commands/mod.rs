@@ -2,6 +2,7 @@
 //! into them, so nothing here knows about flags. `CommandError` is what they fail with.
 
 pub mod backup;
+pub mod copy;
 mod error;
 pub mod export;
 mod listen;

@@ -1,16 +1,17 @@
 //! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
 //! stored, then for the events it did insert their new types, an upsert of their daily and
-//! hourly totals and the notifications the caller asked for them (see `outbox`), and one commit
-//! (one fsync). Rows are inserted in id order and totals in (type, day) then (type, hour) order,
-//! so two receivers writing overlapping batches take their locks in the same order. The stored hashes of the skipped ids
-//! decide duplicate or conflict.
+//! hourly totals and their notifications (see `outbox`, also for a copy's), and one commit (one
+//! fsync). Rows are inserted in id order and totals in (type, day) then (type, hour) order, so
+//! two receivers writing overlapping batches take their locks in the same order. The stored
+//! hashes of the skipped ids decide duplicate or conflict.
 
 use super::StoreError;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
-use super::{InsertOutcome, Store, hours, on_pool, outbox, rollup};
+use super::outbox::{self, Outbox};
+use super::{InsertOutcome, Store, hours, on_pool, rollup};
 use crate::event::NewEvent;
 
 const INSERT_EVENTS: &str = "insert into events \
@@ -40,8 +41,8 @@ pub struct PendingNotification<'a> {
 /// Events with their time of receipt.
 type Rows<'a> = Vec<(&'a NewEvent, i64)>;
 
-/// What one batch stores and learns.
-type Written = (Vec<String>, Vec<(String, Vec<u8>)>);
+/// What one batch did: each event's outcome, and how many notification rows it wrote.
+type Written = (Vec<InsertOutcome>, u64);
 
 impl Store {
     /// Stores each `(event, received_us)` whose id is free, records the types not in
@@ -55,8 +56,20 @@ impl Store {
         known_types: &HashSet<Vec<u8>>,
         notifications: &[PendingNotification<'_>],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let written = self.write_batch(events, shard, known_types, Outbox::Due(notifications));
+        Ok(written.await?.0)
+    }
+
+    /// `insert_batch` recording `outbox`; also answers how many notification rows it wrote.
+    pub(super) async fn write_batch(
+        &self,
+        events: &[(&NewEvent, i64)],
+        shard: i32,
+        known_types: &HashSet<Vec<u8>>,
+        outbox: Outbox<'_>,
+    ) -> Result<(Vec<InsertOutcome>, u64), StoreError> {
         let rows = first_of_each_id(events);
-        let (inserted, stored): Written = on_pool!(self, write, pool => {
+        let written: Written = on_pool!(self, write, pool => {
             let mut conn = pool.acquire().await?;
             let written: Result<Written, sqlx::Error> = async {
                 let mut tx = Connection::begin(&mut *conn).await?;
@@ -70,23 +83,25 @@ impl Store {
                 for mut query in side_tables(&new_events, shard, known_types) {
                     query.build().execute(&mut *tx).await?;
                 }
-                // Only events this transaction inserted: a redelivery never adds a notification.
-                let new_notifications: Vec<PendingNotification> = notifications
-                    .iter()
-                    .filter(|n| fresh.contains(n.event_id))
-                    .copied()
-                    .collect();
-                if let Some(mut insert) = outbox::insert_notifications(&new_notifications) {
-                    insert.build().execute(&mut *tx).await?;
-                }
-                let stored = if taken.is_empty() {
+                let stored: Vec<(String, Vec<u8>)> = if taken.is_empty() {
                     Vec::new()
                 } else {
                     let ids = taken.iter().map(|(e, _)| e.id.as_str());
                     select_hashes(ids).build_query_as().fetch_all(&mut *tx).await?
                 };
+                let outcomes = outcomes(events, &inserted, stored);
+                let held: HashSet<&str> = events
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, outcome)| **outcome != InsertOutcome::Conflict)
+                    .map(|((e, _), _)| e.id.as_str())
+                    .collect();
+                let mut noted = 0;
+                for mut query in outbox::statements(outbox, &fresh, &held) {
+                    noted += query.build().execute(&mut *tx).await?.rows_affected();
+                }
                 tx.commit().await?;
-                Ok((inserted, stored))
+                Ok((outcomes, noted))
             }
             .await;
             if written.is_err() {
@@ -98,7 +113,7 @@ impl Store {
             }
             written?
         });
-        Ok(outcomes(events, &inserted, stored))
+        Ok(written)
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod backup;
 mod batch;
+mod copy;
 mod error;
 mod events;
 mod hours;
@@ -20,6 +21,7 @@ mod pooler;
 mod prune;
 mod replica;
 mod rollup;
+mod schema;
 mod sqlite;
 mod stats;
 mod stream;
@@ -34,6 +36,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 
 pub use backup::{BackupSource, ReadOnlyLog};
 pub use batch::PendingNotification;
+pub use copy::{CopiedEvent, CopiedNotification, Identity, identity};
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
 pub use integrity::StoredRow;
@@ -46,6 +49,7 @@ pub use pooler::PostgresPool;
 pub use prune::PRUNE_BATCH;
 pub use replica::{ReplicaLag, check_read_url};
 pub use rollup::DAY_US;
+pub use schema::Schema;
 pub use sqlite::Durability;
 pub use stats::{Stats, TypeStats};
 pub use stream::StreamPage;

@@ -4,10 +4,13 @@
 //! several receivers sharing one database never claim the same row; on SQLite claims go through
 //! the single writer connection, like every write.
 
+use std::collections::HashSet;
+
 use super::StoreError;
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::batch::PendingNotification;
+use super::copy::{self, CopiedNotification};
 use super::notifications::{NotificationRow, NotificationState, SELECT_ONE};
 use super::{Store, on_pool};
 
@@ -175,6 +178,53 @@ impl Store {
             tx.commit().await?;
             Ok(revival)
         })
+    }
+}
+
+/// The notifications a batch records in its transaction.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Outbox<'a> {
+    /// New rows, pending, for the events the batch inserts (ingest).
+    Due(&'a [PendingNotification<'a>]),
+    /// Rows copied whole from another database (`dash-events copy`), for the events the batch
+    /// inserts or already held with the same content.
+    Copied(&'a [CopiedNotification]),
+}
+
+/// The statements that record `outbox`, given the ids the batch inserted (`fresh`) and those it
+/// now holds with the content given (`held`: the fresh ones and those already stored the same).
+pub(super) fn statements<'a, DB>(
+    outbox: Outbox<'a>,
+    fresh: &HashSet<&str>,
+    held: &HashSet<&str>,
+) -> Vec<QueryBuilder<'a, DB>>
+where
+    DB: Database,
+    i32: Encode<'a, DB> + Type<DB>,
+    i64: Encode<'a, DB> + Type<DB>,
+    Option<i64>: Encode<'a, DB> + Type<DB>,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
+    NotificationState: Encode<'a, DB> + Type<DB>,
+{
+    match outbox {
+        Outbox::Due(due) => {
+            // Only events this transaction inserted: a redelivery never adds a notification.
+            let new: Vec<PendingNotification> = due
+                .iter()
+                .filter(|n| fresh.contains(n.event_id))
+                .copied()
+                .collect();
+            insert_notifications(&new).into_iter().collect()
+        }
+        Outbox::Copied(rows) => {
+            // Not those of a conflicting id: the target's rows there are another event's.
+            let of_held: Vec<&CopiedNotification> = rows
+                .iter()
+                .filter(|n| held.contains(n.event_id.as_str()))
+                .collect();
+            copy::upsert_notifications(&of_held)
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 use super::{ACQUIRE_TIMEOUT, Store};
 
 /// How long SQLite waits for a lock held by another process before giving up (then 503).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Readers run beside the single writer thanks to WAL.
 const READERS: u32 = 4;
 /// How often the WAL is copied back into the database file. A page changed by several commits

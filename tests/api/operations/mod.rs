@@ -1,10 +1,11 @@
 //! Running the service: start-up and configuration, shutdown on signals, logs, health and metrics,
 //! retention, HTTPS, read replicas, and the subcommands (`verify`, `export`, `prune`, `send-test`,
-//! `backup`).
+//! `backup`, `copy`).
 
 pub mod backup;
 pub mod backup_refusals;
 pub mod config;
+pub mod copy;
 pub mod endpoints;
 pub mod load_smoke;
 pub mod logs;
