@@ -31,7 +31,7 @@ pub struct PrivatePostgres {
 impl PrivatePostgres {
     /// Creates and starts a new cluster; `Err` says why it cannot be done on this machine.
     pub fn start() -> Result<PrivatePostgres, String> {
-        let bin = postgres_bin()
+        let bin = postgres_bin(&["initdb", "pg_ctl"])
             .ok_or_else(|| "no PostgreSQL server binaries (initdb, pg_ctl) installed".to_owned())?;
         let dir =
             std::env::temp_dir().join(format!("dash-events-pg-{}", uuid::Uuid::new_v4().simple()));
@@ -134,16 +134,17 @@ where
     drop(cluster);
 }
 
-fn postgres_bin() -> Option<PathBuf> {
+/// The directory of the installed PostgreSQL server binaries that has every one of `tools`.
+pub fn postgres_bin(tools: &[&str]) -> Option<PathBuf> {
     let versions = std::fs::read_dir("/usr/lib/postgresql").ok()?;
     versions
         .flatten()
         .map(|v| v.path().join("bin"))
-        .find(|bin| bin.join("pg_ctl").exists())
+        .find(|bin| tools.iter().all(|tool| bin.join(tool).exists()))
 }
 
 /// Whether this process runs with the effective user id 0 (the second field of `Uid:`).
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -153,7 +154,7 @@ fn is_root() -> bool {
 }
 
 /// `program` as the user the cluster belongs to.
-fn as_cluster_owner(program: &Path) -> Command {
+pub fn as_cluster_owner(program: &Path) -> Command {
     if !is_root() {
         return Command::new(program);
     }
@@ -162,7 +163,8 @@ fn as_cluster_owner(program: &Path) -> Command {
     command
 }
 
-fn run(command: &mut Command) {
+/// Runs a PostgreSQL tool; panics with its stderr when it fails.
+pub fn run(command: &mut Command) {
     let output = command.output().expect("run a PostgreSQL tool");
     assert!(
         output.status.success(),

@@ -15,6 +15,8 @@ use std::time::Duration;
 
 use sqlx::{Connection, PgConnection};
 
+use crate::support::private_postgres::{as_cluster_owner, is_root, postgres_bin, run};
+
 /// How long a standby may take to replay what the primary wrote: milliseconds on loopback, 100×
 /// that for a busy test machine.
 const REPLAY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,7 +38,7 @@ impl ReplicatedPostgres {
     }
 
     fn start_blocking() -> Result<ReplicatedPostgres, String> {
-        let bin = postgres_bin().ok_or_else(|| {
+        let bin = postgres_bin(&["initdb", "pg_ctl", "pg_basebackup"]).ok_or_else(|| {
             "no PostgreSQL server binaries (initdb, pg_ctl, pg_basebackup) installed".to_owned()
         })?;
         let root = std::env::temp_dir().join(format!(
@@ -268,13 +270,7 @@ impl Cluster {
 
     /// One of the server binaries, run as the user the clusters belong to.
     fn tool(&self, name: &str) -> Command {
-        let program = self.bin.join(name);
-        if !is_root() {
-            return Command::new(program);
-        }
-        let mut command = Command::new("runuser");
-        command.args(["-u", "postgres", "--"]).arg(program);
-        command
+        as_cluster_owner(&self.bin.join(name))
     }
 }
 
@@ -282,31 +278,4 @@ async fn connect(url: &str) -> PgConnection {
     PgConnection::connect(url)
         .await
         .unwrap_or_else(|err| panic!("connect to {url}: {err}"))
-}
-
-fn postgres_bin() -> Option<PathBuf> {
-    let versions = std::fs::read_dir("/usr/lib/postgresql").ok()?;
-    versions
-        .flatten()
-        .map(|v| v.path().join("bin"))
-        .find(|bin| bin.join("pg_basebackup").exists() && bin.join("pg_ctl").exists())
-}
-
-/// Whether this process runs with the effective user id 0 (the second field of `Uid:`).
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("Uid:"))
-        .and_then(|ids| ids.split_whitespace().nth(1))
-        == Some("0")
-}
-
-fn run(command: &mut Command) {
-    let output = command.output().expect("run a PostgreSQL tool");
-    assert!(
-        output.status.success(),
-        "{command:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
 }
