@@ -10,7 +10,7 @@
 //! | layer | modules | holds |
 //! | --- | --- | --- |
 //! | entry points | `main.rs`, `bin/lambda.rs`, `cli` | parse the command line (only `cli` knows clap) into plain values and hand them to a subcommand |
-//! | subcommands | `commands` | one file per subcommand (`serve`, `migrate`, `send-test`, `verify`, `export`, `prune`, `notify`, `backup`, `copy`), each taking plain values; `CommandError` and exit codes; binding with the loopback rule |
+//! | subcommands | `commands` | one file per subcommand (`serve`, `migrate`, `send-test`, `verify`, `export`, `query`, `prune`, `notify`, `backup`, `copy`), each taking plain values; `CommandError` and exit codes; binding with the loopback rule |
 //! | the running service | `service`, `http`, `lambda`, `error` | `serve`: the app on its listener, background prune and upkeep, the drain; the connection layer with its bounds and HTTPS (rustls, certificates reloaded when their files change); the router, one module per resource, the bearer-token check, OpenAPI, the web view; `AppError`, the one place an error becomes a status |
 //! | ingest | `ingest` | the group-commit writer: batches deliveries into one transaction, keeps write health for readiness, wakes live streams, and works out each event's notifications for the store to record in the same transaction |
 //! | background work | `notify`, `retention`, `export` | notification rules, Slack messages, backoff, sending and the worker; the retention window and the prune loop; the export as a stream of pages, one keyset run per type merged newest first |

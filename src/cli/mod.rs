@@ -1,11 +1,12 @@
-//! The command line: `serve`, `migrate`, `send-test`, `verify`, `export`, `prune`, `notify` and
-//! `backup`, each option with the environment variable that also sets it (the flag wins).
+//! The command line: `serve`, `migrate`, `send-test`, `verify`, `export`, `query`, `prune`,
+//! `notify`, `backup` and `copy`, each option with the environment variable that also sets it (the flag wins).
 //! Turning these into a `Config` is where missing or empty values become configuration errors
 //! that name the variable to set, and `run` hands the plain values to the subcommand in
 //! `commands`. Only this module knows clap.
 
 mod copy;
 mod notify;
+mod query;
 mod tls;
 
 use std::path::PathBuf;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use copy::CopyArgs;
 pub use notify::{NotifyArgs, NotifyCommandArgs};
+pub use query::{QueryArgs, QueryFormat};
 pub use tls::TlsArgs;
 
 use crate::commands::{self, CommandError, send_test::SendTest};
@@ -62,6 +64,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Write the stored events as NDJSON, newest first, to a file or standard output.
     Export(ExportArgs),
+    /// Print the events matching filters (newest first), or their totals per agent, swarm,
+    /// workflow, instance, webhook, type or day, as a table, JSON lines or CSV.
+    Query(QueryArgs),
     /// Delete the events older than the retention window once, and print how many.
     Prune(PruneArgs),
     /// Send the pending notifications that are due, then exit (for cron, or where no background
@@ -89,6 +94,10 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
             let params = args.params()?;
             let output = args.output.as_deref();
             commands::export::run(&args.database.database_url, params, output).await
+        }
+        Command::Query(args) => {
+            let query = args.query(crate::clock::now_us())?;
+            commands::query::run(&args.database.database_url, query).await
         }
         Command::Prune(args) => {
             let retention = args.retention()?;

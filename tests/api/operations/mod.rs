@@ -1,6 +1,6 @@
 //! Running the service: start-up and configuration, shutdown on signals, logs, health and metrics,
-//! retention, HTTPS, read replicas, and the subcommands (`verify`, `export`, `prune`, `send-test`,
-//! `backup`, `copy`).
+//! retention, HTTPS, read replicas, and the subcommands (`verify`, `export`, `query`, `prune`,
+//! `send-test`, `backup`, `copy`).
 
 pub mod backup;
 pub mod backup_refusals;
@@ -9,6 +9,7 @@ pub mod copy;
 pub mod endpoints;
 pub mod load_smoke;
 pub mod logs;
+pub mod query;
 pub mod replica;
 pub mod retention;
 pub mod secrets_in_logs;
