@@ -1,3 +1,5 @@
+use clap::Parser;
+
 use super::*;
 use crate::cli::{Cli, Command, parse};
 use crate::query::{GroupBy, GroupSort, TimeRange};

@@ -3,6 +3,7 @@
 //! with no `serve` running, and printed as a table fitted to the terminal, as JSON lines or as
 //! CSV. The parameters come parsed by the HTTP API's own parsers (see `cli::query`).
 
+mod cells;
 mod events;
 mod groups;
 mod stdout;

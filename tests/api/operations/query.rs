@@ -48,9 +48,10 @@ fn event(n: usize) -> Value {
     if n % 3 == 0 {
         data["workflowId"] = json!("wf-main");
     }
+    let event_type = ["agent:complete", "agent:error", "swarm:complete"][n % 3];
     json!({
         "id": format!("evt-{n:03}"),
-        "type": ["agent:complete", "agent:error", "swarm:complete"][n % 3],
+        "type": event_type,
         "timestamp": format!("2026-11-28T{:02}:{:02}:00Z", 23 - n / 6, 50 - (n % 6) * 10),
         "instanceId": format!("inst-{}", n % 2),
         "webhookId": if n % 5 == 0 { json!("wh-other") } else { json!("wh-main") },
