@@ -4,6 +4,9 @@
 //! it works with the server stopped; the table is never wider than `COLUMNS`; bad input exits 2
 //! with one line naming the flag.
 
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
 use serde_json::{Value, json};
 use unicode_width::UnicodeWidthStr;
 
@@ -13,6 +16,7 @@ use crate::backend::TestDb;
 use crate::process::{Exit, Process, dash_events};
 use crate::queries::export::all_pages;
 use crate::support::app::App;
+use crate::support::fill::{event_at_time, store_events};
 use crate::support::launch::EXIT_TIMEOUT;
 
 both_backends!(
@@ -22,6 +26,7 @@ both_backends!(
     query_table_is_never_wider_than_the_terminal,
     query_refuses_bad_input_with_a_line_naming_the_flag,
 );
+sqlite_only!(query_ends_quietly_when_its_reader_goes_away);
 
 /// The columns of the CSV export, in order.
 const CSV_HEADER: [&str; 12] = [
@@ -353,6 +358,39 @@ async fn query_refuses_bad_input_with_a_line_naming_the_flag(db: TestDb) {
             exit.stderr
         );
     }
+}
+
+async fn query_ends_quietly_when_its_reader_goes_away(db: TestDb) {
+    // About 300 kB of JSON lines: far more than a pipe holds, so the query is still writing
+    // when its reader goes away.
+    let now = chrono::Utc::now();
+    let events: Vec<Value> = (0..300)
+        .map(|n| event_at_time(&format!("evt-{n:03}"), "agent:complete", now, 0.01, 1000))
+        .collect();
+    store_events(&db, &events).await;
+    let mut command = dash_events(["query", "--database-url", db.url(), "--format", "json"]);
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("start query");
+    let mut stdout = child.stdout.take().expect("stdout was piped");
+
+    let mut first_line = String::new();
+    BufReader::new(&mut stdout)
+        .read_line(&mut first_line)
+        .expect("a line");
+    drop(stdout);
+    let exit = tokio::task::spawn_blocking(move || child.wait_with_output().expect("wait"));
+    let exit = tokio::time::timeout(EXIT_TIMEOUT, exit)
+        .await
+        .expect("query ends")
+        .unwrap();
+
+    assert!(first_line.contains("evt-"), "{first_line}");
+    let stderr = String::from_utf8_lossy(&exit.stderr);
+    assert_eq!(exit.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
 }
 
 /// Runs `dash-events query --database-url <db>` with `flags` and environment `env`.
