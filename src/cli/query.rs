@@ -159,14 +159,12 @@ impl QueryArgs {
         Ok(Mode::Events { params, limit })
     }
 
-    /// The groups: one page of `--limit`, or every page.
+    /// The groups: the first `--limit`, or all.
     fn groups_mode(&self, query: &str, now_us: i64) -> Result<Mode, BadParam> {
         let params = GroupParams::parse(Some(query))?;
         params.filters.check_window(&params.range, now_us)?;
-        Ok(Mode::Groups {
-            params,
-            first_page_only: self.limit.is_some(),
-        })
+        let limit = self.limit.as_ref().map(|_| params.limit);
+        Ok(Mode::Groups { params, limit })
     }
 }
 

@@ -75,26 +75,19 @@ fn group_by_reads_the_groups_parameters() {
     ])
     .query(NOW_US)
     .unwrap();
-    let Mode::Groups {
-        params,
-        first_page_only,
-    } = query.mode
-    else {
+    let Mode::Groups { params, limit } = query.mode else {
         panic!("expected groups");
     };
     assert_eq!(
         (params.by, params.sort),
         (GroupBy::WorkflowId, GroupSort::Events)
     );
-    assert_eq!((params.limit, first_page_only), (3, true));
+    assert_eq!(limit, Some(3));
     assert_eq!(params.filters.agent_ids, ["a"]);
-    let Mode::Groups {
-        first_page_only, ..
-    } = args(&["--group-by=day"]).query(NOW_US).unwrap().mode
-    else {
+    let Mode::Groups { limit, .. } = args(&["--group-by=day"]).query(NOW_US).unwrap().mode else {
         panic!("expected groups");
     };
-    assert!(!first_page_only);
+    assert_eq!(limit, None);
 }
 
 #[test]

@@ -1,7 +1,6 @@
 //! The groups of `query --group-by`: the totals `GET /stats/groups` answers, read from the store
-//! a page at a time (following the cursor unless `--limit` asked for one page), printed in the
-//! chosen format. A group is handled in the JSON shape the endpoint answers, so the JSON lines
-//! are exactly its `groups`.
+//! and ordered by the same functions, printed in the chosen format. A group is handled in the
+//! JSON shape the endpoint answers, so the JSON lines are exactly its `groups`.
 
 use serde_json::Value;
 
@@ -10,7 +9,7 @@ use super::cells;
 use super::stdout::Stdout;
 use super::table::{Column, Table};
 use crate::commands::CommandError;
-use crate::query::{GroupCursor, GroupParams, MAX_GROUPS};
+use crate::query::GroupParams;
 use crate::store::Store;
 
 /// The CSV columns, the fields of a group in the answer of `GET /stats/groups`.
@@ -34,45 +33,35 @@ const METRICS: [Column; 6] = [
     Column::number("max"),
 ];
 
-/// One page of groups, as the endpoint answers them, and where the next starts.
-struct GroupPage {
-    groups: Vec<Value>,
-    next: Option<GroupCursor>,
-}
-
-/// Prints the groups of `params` to standard output; answers the summary line, `N groups`.
+/// Prints the groups of `params` (the first `limit`, or all) to standard output; answers the
+/// summary line, `N groups`.
 pub(super) async fn print(
     store: &Store,
-    mut params: GroupParams,
-    first_page_only: bool,
+    params: GroupParams,
+    limit: Option<u32>,
     output: Output,
 ) -> Result<String, CommandError> {
-    if !first_page_only {
-        params.limit = MAX_GROUPS;
-    }
+    let groups = read_groups(store, &params, limit).await?;
     let mut printer = Printer::new(output, params.by.name());
     let mut out = Stdout::new();
     out.write(&printer.start()?).await?;
-    let mut printed = 0;
-    while out.is_open() {
-        let page = read_page(store, &params).await?;
-        printed += page.groups.len();
-        out.write(&printer.page(&page.groups)?).await?;
-        match page.next {
-            Some(next) if !first_page_only => params.cursor = Some(next),
-            _ => break,
-        }
-    }
+    out.write(&printer.page(&groups)?).await?;
     out.write(printer.finish().as_bytes()).await?;
     out.flush().await?;
-    Ok(format!("{printed} groups"))
+    Ok(format!("{} groups", groups.len()))
 }
 
-/// A page of groups from the store.
-async fn read_page(store: &Store, params: &GroupParams) -> Result<GroupPage, CommandError> {
-    // PLUG-IN POINT for the store reader of GET /stats/groups (helper "groups"): read the page
-    // of `params` and render each group as the endpoint does.
-    let _ = (store, params);
+/// The groups in `params.sort`'s order, the first `limit` or all, each as `GET /stats/groups`
+/// answers it. The store adds every group of the window up at once (their number is bounded by
+/// the ids'), so there is no page to follow: the endpoint cuts the same list into pages.
+async fn read_groups(
+    store: &Store,
+    params: &GroupParams,
+    limit: Option<u32>,
+) -> Result<Vec<Value>, CommandError> {
+    // PLUG-IN POINT for the store reader of GET /stats/groups (helper "groups"): read every
+    // group of the window, order and cut them like the endpoint, render each as it does.
+    let _ = (store, params, limit);
     Err(CommandError::config(
         "--group-by: not available in this build yet",
     ))
@@ -152,7 +141,8 @@ fn json_lines(groups: &[Value]) -> Result<Vec<u8>, CommandError> {
     Ok(bytes)
 }
 
-/// CSV rows of `groups` (the `FIELDS`, a null as an empty cell), after the header when `header`.
+/// CSV rows of `groups` (the `FIELDS`; a null key, mean or maximum is an empty cell), after
+/// the header row when `header`, written like the CSV export's.
 fn csv_rows(groups: &[Value], header: bool) -> Result<Vec<u8>, CommandError> {
     // PLUG-IN POINT: the `csv` crate arrives with src/export/csv.rs (helper "web").
     let _ = (groups, header, FIELDS);

@@ -34,10 +34,10 @@ pub enum Mode {
     },
     /// The totals per group.
     Groups {
-        /// The parameters of `GET /stats/groups`; `limit` is the page read from the store.
+        /// The parameters of `GET /stats/groups`.
         params: GroupParams,
-        /// Only the first page of `params.limit` groups; `false`: every group.
-        first_page_only: bool,
+        /// At most this many groups; `None`: every group.
+        limit: Option<u32>,
     },
 }
 
@@ -62,10 +62,7 @@ pub async fn run(database_url: &str, query: Query) -> Result<(), CommandError> {
     let store = Store::connect(database_url, Durability::default()).await?;
     let printed = match query.mode {
         Mode::Events { params, limit } => events::print(&store, params, limit, query.output).await,
-        Mode::Groups {
-            params,
-            first_page_only,
-        } => groups::print(&store, params, first_page_only, query.output).await,
+        Mode::Groups { params, limit } => groups::print(&store, params, limit, query.output).await,
     };
     store.close().await;
     eprintln!("{}", printed?);
