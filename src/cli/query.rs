@@ -44,9 +44,15 @@ pub struct QueryArgs {
     /// Only events whose timestamp is before this RFC 3339 time.
     #[arg(long)]
     pub until: Option<String>,
-    /// Only events holding every word of this text (not with --group-by).
+    /// Only events holding every word of this text (not with --group-by); needs the search
+    /// index, so --search-index as well.
     #[arg(long, value_name = "TEXT", conflicts_with = "group_by")]
     pub search: Option<String>,
+    /// The receivers keep the search index (they run with --search-index or SEARCH_INDEX=1,
+    /// and `dash-events search-index build` indexed the events stored before), so --search may
+    /// read it.
+    #[arg(long, env = "SEARCH_INDEX")]
+    pub search_index: bool,
     /// Totals per group instead of events: agentId, swarmId, workflowId, instanceId, webhookId,
     /// type or day.
     #[arg(long, value_name = "KEY")]
@@ -73,6 +79,12 @@ pub enum QueryFormat {
     Csv,
 }
 
+/// Why `--search` is refused without `--search-index`: without the index there are no words to
+/// search, and the index is what spares reading the whole log (as `q=` on a server without it).
+const NO_SEARCH_INDEX: &str = "--search: text search needs the search index: pass \
+    --search-index (or SEARCH_INDEX=1) where the receivers keep it (serve --search-index, and \
+    `dash-events search-index build` once for the events stored before)";
+
 /// The table's width when neither `COLUMNS` nor a terminal tells.
 const DEFAULT_WIDTH: usize = 80;
 
@@ -96,6 +108,9 @@ impl QueryArgs {
     /// What to read and how to print it, validated by the HTTP API's parsers; `now_us` ends a
     /// window without `--until` (the 31-day rule of `--data`).
     pub fn query(&self, now_us: i64) -> Result<Query, ConfigError> {
+        if self.search.is_some() && !self.search_index {
+            return Err(ConfigError::new(NO_SEARCH_INDEX));
+        }
         let query = self.query_string()?;
         let mode = match &self.group_by {
             None => self.events_mode(&query, now_us),

@@ -36,6 +36,7 @@ fn every_filter_flag_becomes_its_parameter() {
         "--since=2026-11-20T00:00:00Z",
         "--until=2026-11-28T00:00:00Z",
         "--search=disk full",
+        "--search-index",
         "--limit=7",
     ])
     .query(NOW_US)
@@ -97,7 +98,7 @@ fn a_refusal_names_the_flag_not_the_parameter() {
         .collect::<Vec<_>>()
         .join(",");
     let long = "x".repeat(201);
-    let cases: [(&[&str], &str); 14] = [
+    let cases: [(&[&str], &str); 15] = [
         (&["--agent="], "--agent: "),
         (&["--swarm=a,,b"], "--swarm: "),
         (&["--workflow", ""], "--workflow: "),
@@ -106,7 +107,8 @@ fn a_refusal_names_the_flag_not_the_parameter() {
         (&["--type="], "--type: "),
         (&["--since=yesterday"], "--since: "),
         (&["--until=2026-11-28"], "--until: "),
-        (&["--search", &long], "--search: "),
+        (&["--search", &long, "--search-index"], "--search: "),
+        (&["--search", "disk"], "--search: "),
         (&["--limit=0"], "--limit: "),
         (
             &["--data=a.b=1", "--since=2026-11-27T00:00:00Z"],

@@ -76,7 +76,7 @@ async fn query_refuses_bad_input_with_a_line_naming_the_flag(db: TestDb) {
         .collect::<Vec<_>>()
         .join(",");
     let long = "word ".repeat(41);
-    let cases: [(&[&str], &str); 11] = [
+    let cases: [(&[&str], &str); 12] = [
         (&["--agent", ""], "--agent"),
         (&["--swarm", "a,,b"], "--swarm"),
         (&["--workflow", &many], "--workflow"),
@@ -87,7 +87,8 @@ async fn query_refuses_bad_input_with_a_line_naming_the_flag(db: TestDb) {
             "--data",
         ),
         (&["--data", "status=ok"], "--since"),
-        (&["--search", &long], "--search"),
+        (&["--search", &long, "--search-index"], "--search"),
+        (&["--search", "disk"], "--search"),
         (&["--group-by", "agent"], "--group-by"),
         (&["--limit", "0"], "--limit"),
         (&["--sort", "cost"], "--sort"),
