@@ -7,8 +7,9 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
-/// Between two columns.
+/// Between two columns; one space only when the columns must shrink, so they shrink less.
 const GAP: &str = "  ";
+const NARROW_GAP: &str = " ";
 /// A column kept whole while others shrink is kept only if the others keep this much.
 const MIN_SHRUNK: usize = 3;
 /// What ends a cut cell.
@@ -60,6 +61,7 @@ pub(super) struct Table {
     columns: Vec<Column>,
     width: usize,
     widths: Option<Vec<usize>>,
+    gap: &'static str,
 }
 
 impl Table {
@@ -69,6 +71,7 @@ impl Table {
             columns: columns.to_vec(),
             width: width.max(1),
             widths: None,
+            gap: GAP,
         }
     }
 
@@ -96,8 +99,8 @@ impl Table {
         self.page(&[])
     }
 
-    /// The column widths for these rows.
-    fn fit(&self, rows: &[Vec<String>]) -> Vec<usize> {
+    /// The column widths for these rows; sets the gap between columns.
+    fn fit(&mut self, rows: &[Vec<String>]) -> Vec<usize> {
         let natural: Vec<usize> = self
             .columns
             .iter()
@@ -111,8 +114,11 @@ impl Table {
                     .unwrap_or_default()
             })
             .collect();
-        let gaps = GAP.len() * self.columns.len().saturating_sub(1);
-        let room = self.width.saturating_sub(gaps);
+        let gaps = self.columns.len().saturating_sub(1);
+        if natural.iter().sum::<usize>() + GAP.len() * gaps > self.width {
+            self.gap = NARROW_GAP;
+        }
+        let room = self.width.saturating_sub(self.gap.len() * gaps);
         let kept: Vec<bool> = self.columns.iter().map(|c| c.keep).collect();
         fit_widths(&natural, &kept, room)
     }
@@ -124,7 +130,7 @@ impl Table {
         let mut line = String::new();
         for (n, (column, width)) in self.columns.iter().zip(widths).enumerate() {
             if n > 0 {
-                line.push_str(GAP);
+                line.push_str(self.gap);
             }
             let cell = cut(&shown(cells.get(n).map_or("", String::as_str)), *width);
             let pad = " ".repeat(width.saturating_sub(cell.width()));

@@ -81,6 +81,14 @@ fn no_line_is_wider_than_the_width_whatever_it_is() {
 }
 
 #[test]
+fn columns_that_must_shrink_are_one_space_apart() {
+    let mut table = Table::new(&COLUMNS, 40);
+    let text = table.page(&rows());
+    let first = text.lines().nth(1).unwrap();
+    assert!(first.starts_with("2026-11-28 10:00:00 3f2a"), "{first:?}");
+}
+
+#[test]
 fn the_widest_columns_shrink_first_and_the_time_last() {
     let natural = [19, 36, 9, 4];
     let kept = [true, false, false, false];
