@@ -1,0 +1,286 @@
+//! The audit filters (`agentId` …, `data.<field>`) as SQL, for the reads that list events: a page
+//! of `GET /events` and its export, and the live stream.
+//!
+//! A page is read by ONE index, its *driver*: the partial index of the first id filter given, in
+//! the order agent, swarm, workflow, instance, webhook (`events_by_agent` …), else the type index
+//! as before these filters. It reads one keyset range per value of the driver; every other filter
+//! (the types, the other ids, the `data.` fields) is a residual condition on the rows of those
+//! ranges. The stream reads by stream position, so there every filter is residual.
+//!
+//! Values reach SQL only as bound values; the column names pushed as text come from the fixed
+//! list in `IdFilter`, and the `data.` field is bound inside its JSON path.
+
+use sqlx::{Database, Encode, Postgres, QueryBuilder, Sqlite, Type};
+
+use crate::query::{AuditFilters, DataFilter, DataValue};
+
+/// A named id filter, in the order a page picks its driving index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdFilter {
+    /// `agentId` (`data.agentId`).
+    Agent,
+    /// `swarmId` (`data.swarmId`).
+    Swarm,
+    /// `workflowId` (`data.workflowId`).
+    Workflow,
+    /// `instanceId` (top level).
+    Instance,
+    /// `webhookId` (top level).
+    Webhook,
+}
+
+impl IdFilter {
+    /// Every id filter, the preferred driver first: the more specific ids first, since the
+    /// fewer events a value has, the fewer rows the residual conditions must reject.
+    pub const ALL: [Self; 5] = [
+        Self::Agent,
+        Self::Swarm,
+        Self::Workflow,
+        Self::Instance,
+        Self::Webhook,
+    ];
+
+    /// The column of `events` (migration 0005) the id is copied into.
+    pub fn column(self) -> &'static str {
+        match self {
+            Self::Agent => "agent_id",
+            Self::Swarm => "swarm_id",
+            Self::Workflow => "workflow_id",
+            Self::Instance => "instance_id",
+            Self::Webhook => "webhook_id",
+        }
+    }
+
+    /// The values asked for (empty: not filtered).
+    pub fn values(self, filters: &AuditFilters) -> &[String] {
+        match self {
+            Self::Agent => &filters.agent_ids,
+            Self::Swarm => &filters.swarm_ids,
+            Self::Workflow => &filters.workflow_ids,
+            Self::Instance => &filters.instance_ids,
+            Self::Webhook => &filters.webhook_ids,
+        }
+    }
+
+    /// The values asked for, to change (the export reads one value per run).
+    pub fn values_mut(self, filters: &mut AuditFilters) -> &mut Vec<String> {
+        match self {
+            Self::Agent => &mut filters.agent_ids,
+            Self::Swarm => &mut filters.swarm_ids,
+            Self::Workflow => &mut filters.workflow_ids,
+            Self::Instance => &mut filters.instance_ids,
+            Self::Webhook => &mut filters.webhook_ids,
+        }
+    }
+
+    /// The id filter whose index drives a page of `filters`, if any is given.
+    pub fn driver(filters: &AuditFilters) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|id| !id.values(filters).is_empty())
+    }
+}
+
+/// The value of a driving range: a type (bytes, as stored) or an id.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum RangeKey<'a> {
+    /// A range of `events_by_type_time`.
+    Type(&'a [u8]),
+    /// A range of the driving id's partial index.
+    Id(&'a str),
+}
+
+/// The driving index of a page and its ranges, one per value.
+#[derive(Debug, Clone)]
+pub(super) struct Driver<'a> {
+    /// The column the ranges are equal on: `type`, or an id's column.
+    pub(super) column: &'static str,
+    /// One range per value.
+    pub(super) keys: Vec<RangeKey<'a>>,
+}
+
+impl<'a> Driver<'a> {
+    /// The driver of a page filtered by `filters`: its first id filter, else `types` (the types
+    /// asked for, or every type stored).
+    pub(super) fn of(filters: &'a AuditFilters, types: &'a [Vec<u8>]) -> Self {
+        match IdFilter::driver(filters) {
+            Some(id) => Self {
+                column: id.column(),
+                keys: id.values(filters).iter().map(|v| RangeKey::Id(v)).collect(),
+            },
+            None => Self {
+                column: "type",
+                keys: types.iter().map(|t| RangeKey::Type(t)).collect(),
+            },
+        }
+    }
+
+    /// Whether the page is driven by the type index (the types were then read from the store
+    /// when none was asked for).
+    pub(super) fn by_type(filters: &AuditFilters) -> bool {
+        IdFilter::driver(filters).is_none()
+    }
+}
+
+/// How each backend compares a top-level field of `data` with a `data.` filter's values: an
+/// unindexed check on the stored body that never fails the statement, whatever the body holds.
+pub(super) trait DataFilterSql: Database {
+    /// Pushes ` and (<the field equals one of the values>)`.
+    fn push_data_filter<'a>(query: &mut QueryBuilder<'a, Self>, filter: &'a DataFilter);
+}
+
+impl DataFilterSql for Sqlite {
+    /// `json_extract` on the body as text, typed by `json_type` (the number 42 is not the string
+    /// "42"), inside `json_valid` so that a body SQLite cannot parse is no match rather than an
+    /// error. The whole JSON path is bound.
+    fn push_data_filter<'a>(query: &mut QueryBuilder<'a, Self>, filter: &'a DataFilter) {
+        const BODY: &str = "cast(body as text)";
+        let path = format!("$.data.\"{}\"", filter.field);
+        query.push(format_args!(" and (case when json_valid({BODY}) then ("));
+        for (n, value) in filter.values.iter().enumerate() {
+            if n > 0 {
+                query.push(" or ");
+            }
+            query.push(format_args!("json_type({BODY}, "));
+            query.push_bind(path.clone());
+            match value {
+                DataValue::String(text) => {
+                    query.push(format_args!(") = 'text' and json_extract({BODY}, "));
+                    query.push_bind(path.clone()).push(") = ");
+                    query.push_bind(text.as_str());
+                }
+                DataValue::Number(number) => {
+                    query.push(format_args!(
+                        ") in ('integer', 'real') and json_extract({BODY}, "
+                    ));
+                    query.push_bind(path.clone()).push(") = ");
+                    query.push_bind(*number);
+                }
+                DataValue::Bool(flag) => {
+                    query.push(") = ").push_bind(if *flag { "true" } else { "false" });
+                }
+            }
+        }
+        query.push(") end)");
+    }
+}
+
+impl DataFilterSql for Postgres {
+    /// The functions of migration 0005, which answer NULL for a field of another JSON type and
+    /// for a body PostgreSQL's json cannot read. The path is bound as a `text[]`.
+    fn push_data_filter<'a>(query: &mut QueryBuilder<'a, Self>, filter: &'a DataFilter) {
+        let path = vec!["data".to_owned(), filter.field.clone()];
+        query.push(" and (");
+        for (n, value) in filter.values.iter().enumerate() {
+            if n > 0 {
+                query.push(" or ");
+            }
+            let function = match value {
+                DataValue::String(_) => "dash_events_json_string",
+                DataValue::Number(_) => "dash_events_json_number",
+                DataValue::Bool(_) => "dash_events_json_boolean",
+            };
+            query.push(format_args!("{function}(body, "));
+            query.push_bind(path.clone()).push(") = ");
+            match value {
+                DataValue::String(text) => query.push_bind(text.as_str()),
+                DataValue::Number(number) => query.push_bind(*number),
+                DataValue::Bool(flag) => query.push_bind(*flag),
+            };
+        }
+        query.push(")");
+    }
+}
+
+/// Pushes the filters a range of `driver_column` does not apply itself, each as
+/// ` and <condition>`: the types (unless the range is of the type index), every id filter but
+/// the driver, and the `data.` filters. `driver_column` is `None` where nothing drives (the
+/// stream), so every filter is pushed.
+pub(super) fn push_residual<'a, DB>(
+    query: &mut QueryBuilder<'a, DB>,
+    types: &'a [String],
+    filters: &'a AuditFilters,
+    driver_column: Option<&str>,
+) where
+    DB: DataFilterSql,
+    &'a str: Encode<'a, DB> + Type<DB>,
+    &'a [u8]: Encode<'a, DB> + Type<DB>,
+{
+    if !types.is_empty() && driver_column != Some("type") {
+        query.push(" and type in (");
+        let mut listed = query.separated(", ");
+        for event_type in types {
+            listed.push_bind(event_type.as_bytes());
+        }
+        query.push(")");
+    }
+    for id in IdFilter::ALL {
+        let values = id.values(filters);
+        if values.is_empty() || driver_column == Some(id.column()) {
+            continue;
+        }
+        query.push(format_args!(" and {} in (", id.column()));
+        let mut listed = query.separated(", ");
+        for value in values {
+            listed.push_bind(value.as_str());
+        }
+        query.push(")");
+    }
+    for filter in &filters.data {
+        DB::push_data_filter(query, filter);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filters(query: &str) -> AuditFilters {
+        AuditFilters::parse(Some(query), true).expect(query)
+    }
+
+    #[test]
+    fn the_first_id_given_drives_in_a_fixed_order() {
+        let cases = [
+            ("", None),
+            ("webhookId=w&instanceId=i", Some(IdFilter::Instance)),
+            ("workflowId=f&swarmId=s", Some(IdFilter::Swarm)),
+            ("webhookId=w&agentId=a", Some(IdFilter::Agent)),
+            ("data.agentId=a", None),
+        ];
+        for (query, driver) in cases {
+            assert_eq!(IdFilter::driver(&filters(query)), driver, "{query}");
+        }
+    }
+
+    #[test]
+    fn a_page_without_ids_is_driven_by_its_types() {
+        let types = vec![b"a".to_vec(), b"b".to_vec()];
+        let none = filters("data.x=1");
+        let driver = Driver::of(&none, &types);
+        assert_eq!((driver.column, driver.keys.len()), ("type", 2));
+        let ids = filters("swarmId=s1,s2,s3&webhookId=w");
+        let driver = Driver::of(&ids, &types);
+        assert_eq!((driver.column, driver.keys.len()), ("swarm_id", 3));
+    }
+
+    #[test]
+    fn residual_conditions_leave_out_the_driver_and_bind_every_value() {
+        let filters = filters("agentId=a1,a2&webhookId=w&data.n=4&data.s=x");
+        let types = vec!["t".to_owned()];
+        let mut query = QueryBuilder::<Sqlite>::new("select 1 from events where 1");
+        push_residual(&mut query, &types, &filters, Some("agent_id"));
+        let sql = query.sql();
+        assert!(sql.contains(" and type in (?)"), "{sql}");
+        assert!(sql.contains(" and webhook_id in (?)"), "{sql}");
+        assert!(!sql.contains("agent_id"), "{sql}");
+        assert!(!sql.contains("data") && !sql.contains('"'), "the path is bound: {sql}");
+        let mut query = QueryBuilder::<Postgres>::new("select 1 from events where true");
+        push_residual(&mut query, &types, &filters, Some("type"));
+        let sql = query.sql();
+        assert!(!sql.contains("type in"), "{sql}");
+        assert!(sql.contains(" and agent_id in ($1, $2) and webhook_id in ($3)"), "{sql}");
+        assert!(sql.contains("dash_events_json_number(body, $4) = $5"), "{sql}");
+        assert!(sql.contains("dash_events_json_string(body, $6) = $7"), "{sql}");
+    }
+}
