@@ -2,6 +2,7 @@
 //! export, the bearer token, the web view, the OpenAPI document and every answer provoked against
 //! it.
 
+pub mod audit_filters;
 pub mod auth;
 pub mod event_lookup;
 pub mod events_query;
