@@ -79,7 +79,10 @@ pub struct EventPage {
 /// cannot name a family of parameters.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
-#[allow(dead_code, reason = "describes parameters parsed by query::AuditFilters")]
+#[allow(
+    dead_code,
+    reason = "describes parameters parsed by query::AuditFilters"
+)]
 pub struct AuditFilterParams {
     /// Only events whose `data.agentId` is one of these ids (comma-separated and/or repeated, at
     /// most 20; none empty). Indexed.

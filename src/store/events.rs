@@ -1,9 +1,9 @@
 //! Reading events back, and the outcome of storing one (the insert itself is in `batch`).
 
 use super::StoreError;
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::{Encode, QueryBuilder, Type};
 
-use super::filters::{DataFilterSql, Driver, RangeKey, push_residual};
+use super::filters::{Driver, FilterSql, RangeKey, push_residual};
 use super::{Store, on_pool};
 use crate::query::ListParams;
 
@@ -126,7 +126,7 @@ fn push_page_query<'a, DB>(
     driver: &Driver<'a>,
     params: &'a ListParams,
 ) where
-    DB: DataFilterSql,
+    DB: FilterSql,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
@@ -161,7 +161,7 @@ fn push_range<'a, DB>(
     key: RangeKey<'a>,
     params: &'a ListParams,
 ) where
-    DB: DataFilterSql,
+    DB: FilterSql,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,

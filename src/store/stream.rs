@@ -17,7 +17,7 @@
 use super::StoreError;
 use sqlx::QueryBuilder;
 
-use super::filters::{DataFilterSql, push_residual};
+use super::filters::{FilterSql, push_residual};
 use super::{Store, StoredEvent};
 use crate::position::Position;
 use crate::query::StreamParams;
@@ -177,7 +177,7 @@ fn later(a: Position, b: Position) -> Position {
 /// them residual, since a stream reads by position, not by an index of the filters.
 fn push_filter<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &'a StreamParams)
 where
-    DB: DataFilterSql,
+    DB: FilterSql,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,

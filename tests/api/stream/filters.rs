@@ -53,16 +53,106 @@ fn body(id: &str, shape: &Shape) -> Value {
 fn shapes() -> Vec<Shape> {
     let (a, n) = (json!("a-1"), json!(42));
     vec![
-        ("agent:complete", a.clone(), "s-1", "w-1", "i-1", "wh-1", n.clone(), 10),
-        ("agent:error", json!("a-2"), "s-2", "w-1", "i-1", "wh-1", json!(42.0), 11),
-        ("agent:start", a.clone(), "s-1", "w-1", "i-1", "wh-2", n.clone(), 12),
-        ("agent:complete", json!("a-3"), "s-1", "w-1", "i-1", "wh-2", n.clone(), 12),
-        ("agent:complete", a.clone(), "s-1", "w-1", "i-2", "wh-1", json!("42"), 13),
-        ("agent:complete", a.clone(), "s-1", "w-2", "i-1", "wh-1", json!(true), 13),
-        ("agent:complete", a.clone(), "s-1", "w-1", "i-1", "wh-3", n.clone(), 14),
-        ("agent:complete", json!(7), "s-1", "w-1", "i-1", "wh-1", n.clone(), 15),
-        ("agent:error", a.clone(), "s-1", "w-1", "i-1", "wh-1", n.clone(), 24),
-        ("agent:error", a.clone(), "s-9", "w-1", "i-1", "wh-1", n.clone(), 23),
+        (
+            "agent:complete",
+            a.clone(),
+            "s-1",
+            "w-1",
+            "i-1",
+            "wh-1",
+            n.clone(),
+            10,
+        ),
+        (
+            "agent:error",
+            json!("a-2"),
+            "s-2",
+            "w-1",
+            "i-1",
+            "wh-1",
+            json!(42.0),
+            11,
+        ),
+        (
+            "agent:start",
+            a.clone(),
+            "s-1",
+            "w-1",
+            "i-1",
+            "wh-2",
+            n.clone(),
+            12,
+        ),
+        (
+            "agent:complete",
+            json!("a-3"),
+            "s-1",
+            "w-1",
+            "i-1",
+            "wh-2",
+            n.clone(),
+            12,
+        ),
+        (
+            "agent:complete",
+            a.clone(),
+            "s-1",
+            "w-1",
+            "i-2",
+            "wh-1",
+            json!("42"),
+            13,
+        ),
+        (
+            "agent:complete",
+            a.clone(),
+            "s-1",
+            "w-2",
+            "i-1",
+            "wh-1",
+            json!(true),
+            13,
+        ),
+        (
+            "agent:complete",
+            a.clone(),
+            "s-1",
+            "w-1",
+            "i-1",
+            "wh-3",
+            n.clone(),
+            14,
+        ),
+        (
+            "agent:complete",
+            json!(7),
+            "s-1",
+            "w-1",
+            "i-1",
+            "wh-1",
+            n.clone(),
+            15,
+        ),
+        (
+            "agent:error",
+            a.clone(),
+            "s-1",
+            "w-1",
+            "i-1",
+            "wh-1",
+            n.clone(),
+            24,
+        ),
+        (
+            "agent:error",
+            a.clone(),
+            "s-9",
+            "w-1",
+            "i-1",
+            "wh-1",
+            n.clone(),
+            23,
+        ),
     ]
 }
 
@@ -108,7 +198,10 @@ async fn assert_streams(stream: &mut SseStream, expected: &[String]) -> Vec<Mess
         .messages_until(|r| r.iter().any(|m| m.event_id() == last))
         .await;
     let ids: Vec<String> = received.iter().map(Message::event_id).collect();
-    assert_eq!(ids, expected, "exactly the matching events, in commit order");
+    assert_eq!(
+        ids, expected,
+        "exactly the matching events, in commit order"
+    );
     received
 }
 
@@ -127,6 +220,10 @@ async fn audit_filters_select_what_is_streamed_live_and_on_resume(db: TestDb) {
     let after_first = received[0].id.clone();
     let [more_agent_ids, _] = store_shapes(&app, "later", queries).await;
     let mut resumed = SseStream::open(&app, &BY_AGENT, Some(&after_first)).await;
-    let expected: Vec<String> = agent_ids[1..].iter().chain(&more_agent_ids).cloned().collect();
+    let expected: Vec<String> = agent_ids[1..]
+        .iter()
+        .chain(&more_agent_ids)
+        .cloned()
+        .collect();
     assert_streams(&mut resumed, &expected).await;
 }
