@@ -3,6 +3,7 @@
 //! it.
 
 pub mod audit_filters;
+pub mod audit_migration;
 pub mod audit_read_path;
 pub mod auth;
 pub mod event_lookup;
