@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use crate::backend::TestDb;
-use crate::helpers::{assert_error, ids_of, status_and_json};
+use crate::helpers::{Query, assert_error, ids_of, status_and_json};
 use crate::queries::export::{export_raw, lines};
 use crate::support::app::App;
 
@@ -355,7 +355,7 @@ async fn sql_looking_input_is_only_a_value(db: TestDb) {
     });
     app.store(&other).await;
     let since = format!("{DAY}T00:00:00Z");
-    let cases: [(&[(&str, &str)], &[&str]); 6] = [
+    let cases: [(Query, &[&str]); 6] = [
         (&[("agentId", hostile)], &["hostile"]),
         (&[("agentId", "' or 1=1 --")], &[]),
         (&[("swarmId", "x' or 'a'='a")], &[]),

@@ -259,9 +259,18 @@ async fn refused_query_parameters_are_outside_their_documented_schema() {
         };
         let (type_schema, cursor_schema) = (schema_of("type"), schema_of("cursor"));
         assert_eq!(type_schema["pattern"], "^[^,]+(,[^,]+)*$", "{type_schema}");
-        for name in ["agentId", "swarmId", "workflowId", "instanceId", "webhookId"] {
+        for name in [
+            "agentId",
+            "swarmId",
+            "workflowId",
+            "instanceId",
+            "webhookId",
+        ] {
             let schema = schema_of(name);
-            assert_eq!(schema["pattern"], r"^[^,\u0000]+(,[^,\u0000]+)*$", "{name}: {schema}");
+            assert_eq!(
+                schema["pattern"], r"^[^,\u0000]+(,[^,\u0000]+)*$",
+                "{name}: {schema}"
+            );
         }
         assert_eq!(cursor_schema["minLength"], 1, "{cursor_schema}");
         for (value, name) in [
