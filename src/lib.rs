@@ -44,6 +44,8 @@ pub mod error;
 #[cfg(feature = "server")]
 pub mod export;
 #[cfg(feature = "server")]
+pub mod groups;
+#[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]
 pub mod ingest;

@@ -5,6 +5,7 @@
 mod auth;
 mod events;
 mod export;
+mod groups;
 mod health;
 mod notifications;
 mod openapi;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .request_timeout(WriterSettings::for_store(&state.store).write_timeout);
     let query_api = events::router()
         .merge(timeline::router())
+        .merge(groups::router())
         .merge(stream::router())
         .merge(export::router())
         .merge(notifications::router())

@@ -39,6 +39,8 @@ pub async fn get_timeline(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Timeline>, AppError> {
     let params = TimelineParams::parse(query.as_deref())?;
+    let now_us = state.config.clock.now_us();
+    params.filters.check_window(&params.range, now_us)?;
     let types = match params.types.is_empty() {
         true => state.store.known_types().await?,
         false => params.types.iter().map(|t| t.as_bytes().to_vec()).collect(),
@@ -48,7 +50,7 @@ pub async fn get_timeline(
         return Ok(Json(Timeline::assemble(&nothing, Vec::new())));
     };
     let plan = Plan::new(params.width, range)?;
-    let rows = state.store.timeline(&types, &plan).await?;
+    let rows = state.store.timeline(&types, &plan, &params.filters).await?;
     Ok(Json(Timeline::assemble(&plan, rows)))
 }
 
@@ -62,7 +64,8 @@ async fn effective_range(
     if params.bounded() {
         return Ok(Some(params.range));
     }
-    let Some((oldest, newest)) = state.store.timestamp_span(types, params.range).await? else {
+    let span = state.store.timestamp_span(types, params.range, &params.filters);
+    let Some((oldest, newest)) = span.await? else {
         return Ok(None);
     };
     let given = params.range;

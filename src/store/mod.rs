@@ -7,12 +7,14 @@
 //! reader that must see what was just acknowledged (the notification worker, the outbox listing)
 //! holds `primary()`.
 
+mod audit_conditions;
 mod backup;
 mod batch;
 mod copy;
 mod error;
 mod events;
 mod group_totals;
+mod groups;
 mod hours;
 mod integrity;
 mod notifications;
@@ -40,6 +42,7 @@ pub use batch::PendingNotification;
 pub use copy::{CopiedEvent, CopiedNotification, Identity, identity};
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
+pub use groups::Scope;
 pub use integrity::StoredRow;
 pub use notifications::{
     NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,
