@@ -7,8 +7,9 @@ use serde_json::{Map, Value};
 
 use super::{MAX_STATS_NUMBER, lenient};
 
-/// The indexed fields of one event. An id is kept only when it is a non-empty string: a number
-/// or an object under `agentId` is stored with the event but is not an agent id to filter by.
+/// The indexed fields of one event. An id is kept only when it is a non-empty string without
+/// NUL: a number or an object under `agentId` is stored with the event but is not an agent id
+/// to filter by.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AuditFields {
     /// `data.agentId`.
@@ -54,7 +55,8 @@ fn id_field(object: &Map<String, Value>, field: &str) -> Option<String> {
     object
         .get(field)
         .and_then(Value::as_str)
-        .filter(|id| !id.is_empty())
+        // PostgreSQL text cannot hold NUL: such an id is stored in the body but not indexed.
+        .filter(|id| !id.is_empty() && !id.contains('\0'))
         .map(str::to_owned)
 }
 
@@ -95,6 +97,7 @@ mod tests {
         );
         assert_eq!(audit, AuditFields::default());
         assert_eq!(fields(r#"{"data":{"totalCost":"3"}}"#).total_cost, None);
+        assert_eq!(fields(r#"{"data":{"agentId":"a\u0000b"}}"#).agent_id, None);
     }
 
     #[test]
