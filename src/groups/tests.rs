@@ -30,14 +30,20 @@ fn parts_of_one_group_add_up_and_keep_the_largest_duration() {
     let a = groups.iter().find(|g| g.key == key("a")).expect("a");
     assert_eq!((a.events, a.cost, a.total_cost), (6, 0.75, 0.375));
     assert_eq!(a.duration_count, 3);
-    assert_eq!((a.duration_mean_ms, a.duration_max_ms), (Some(20.0), Some(30.0)));
+    assert_eq!(
+        (a.duration_mean_ms, a.duration_max_ms),
+        (Some(20.0), Some(30.0))
+    );
     let none = groups.iter().find(|g| g.key.is_none()).expect("no key");
     assert_eq!((none.duration_mean_ms, none.duration_max_ms), (None, None));
 }
 
 #[test]
 fn groups_left_without_events_are_left_out() {
-    let groups = fold([(key("gone"), sums(0, 0.0, &[])), (key("b"), sums(1, 0.0, &[]))]);
+    let groups = fold([
+        (key("gone"), sums(0, 0.0, &[])),
+        (key("b"), sums(1, 0.0, &[])),
+    ]);
     assert_eq!(keys(&groups), [Some("b")]);
 }
 
@@ -54,14 +60,20 @@ fn sample() -> Vec<Group> {
 #[test]
 fn cost_order_breaks_ties_by_events_then_key_with_no_key_last() {
     let (page, next) = page(sample(), GroupSort::Cost, None, 10);
-    assert_eq!(keys(&page), [Some("d"), Some("a"), None, Some("b"), Some("c")]);
+    assert_eq!(
+        keys(&page),
+        [Some("d"), Some("a"), None, Some("b"), Some("c")]
+    );
     assert_eq!(next, None);
 }
 
 #[test]
 fn events_order_breaks_ties_by_cost_then_key() {
     let (page, _) = page(sample(), GroupSort::Events, None, 10);
-    assert_eq!(keys(&page), [Some("c"), Some("a"), None, Some("d"), Some("b")]);
+    assert_eq!(
+        keys(&page),
+        [Some("c"), Some("a"), None, Some("d"), Some("b")]
+    );
 }
 
 #[test]
@@ -89,7 +101,10 @@ fn a_cursor_after_the_last_group_gives_an_empty_page() {
         cost: -1.0,
         key: None,
     };
-    assert_eq!(page(sample(), GroupSort::Cost, Some(&after), 5), (vec![], None));
+    assert_eq!(
+        page(sample(), GroupSort::Cost, Some(&after), 5),
+        (vec![], None)
+    );
 }
 
 #[test]

@@ -126,9 +126,11 @@ pub async fn get_stats(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Stats>, AppError> {
-    // The audit filters are parsed (bad ones are 400) but not yet applied by the store.
     let params = StatsParams::parse(query.as_deref())?;
-    Ok(Json(state.store.stats(params.range).await?))
+    let now_us = state.config.clock.now_us();
+    params.filters.check_window(&params.range, now_us)?;
+    let stats = state.store.filtered_stats(params.range, &params.filters);
+    Ok(Json(stats.await?))
 }
 
 /// Drops the look-ahead row and, if there was one, returns the cursor after the page's last row.

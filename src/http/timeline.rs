@@ -64,7 +64,9 @@ async fn effective_range(
     if params.bounded() {
         return Ok(Some(params.range));
     }
-    let span = state.store.timestamp_span(types, params.range, &params.filters);
+    let span = state
+        .store
+        .timestamp_span(types, params.range, &params.filters);
     let Some((oldest, newest)) = span.await? else {
         return Ok(None);
     };

@@ -95,7 +95,9 @@ where
         query.push(if first { "(" } else { " or (" });
         first = false;
         query.push(format_args!("json_type({SQLITE_BODY}, "));
-        query.push_bind(path.clone()).push(format_args!(") in ({kinds})"));
+        query
+            .push_bind(path.clone())
+            .push(format_args!(") in ({kinds})"));
         if let Some(values) = values {
             query.push(format_args!(" and json_extract({SQLITE_BODY}, "));
             query.push_bind(path.clone()).push(") in (");

@@ -98,7 +98,13 @@ impl Store {
         let types = self.types_of(scope).await?;
         let mut lines = Vec::new();
         for (source, range) in self.parts(&types, scope).await? {
-            let part = Part { by, source, types: &types, scope, range };
+            let part = Part {
+                by,
+                source,
+                types: &types,
+                scope,
+                range,
+            };
             lines.extend(self.explain_part(&part).await?);
         }
         Ok(lines)
@@ -149,7 +155,13 @@ impl Store {
         scope: Scope<'_>,
         range: TimeRange,
     ) -> Result<Vec<(Option<String>, GroupSums)>, sqlx::Error> {
-        let part = Part { by, source, types, scope, range };
+        let part = Part {
+            by,
+            source,
+            types,
+            scope,
+            range,
+        };
         let dialect = self.dialect();
         on_pool!(self, read, pool => {
             let mut query = QueryBuilder::new("");
@@ -168,7 +180,7 @@ impl Store {
 
     /// The parts `scope` is read in: the whole window from the events when a `data.` filter
     /// needs the bodies; otherwise its whole hours from the totals and the partial hours at
-    /// either end from the events (or from the totals, see `widened`).
+    /// either end from the events (or from the totals, see `widened_edge`).
     pub(super) async fn parts(
         &self,
         types: &Types,
@@ -181,9 +193,13 @@ impl Store {
             return Ok(vec![(Source::Events, scope.range)]);
         }
         let split = rollup::split(scope.range, HOUR_US);
-        let mut parts: Vec<_> = split.whole.map(|h| (Source::Totals, h)).into_iter().collect();
+        let mut parts: Vec<_> = split
+            .whole
+            .map(|h| (Source::Totals, h))
+            .into_iter()
+            .collect();
         for edge in split.edges {
-            parts.push(self.widened(types, scope.filters, edge).await?);
+            parts.push(self.widened_edge(types, scope.filters, edge).await?);
         }
         Ok(parts)
     }
@@ -191,7 +207,7 @@ impl Store {
     /// A partial hour read from its hour's totals when the rest of that hour holds no matching
     /// event: the totals then count exactly the part's events. A window "until now" ends in such
     /// an hour, and on a busy log that hour alone may hold many thousands of events.
-    async fn widened(
+    async fn widened_edge(
         &self,
         types: &Types,
         filters: &AuditFilters,
@@ -202,8 +218,14 @@ impl Store {
             until_us: floor_hour(edge.since_us).saturating_add(HOUR_US),
         };
         let rest = [
-            TimeRange { since_us: hour.since_us, until_us: edge.since_us },
-            TimeRange { since_us: edge.until_us, until_us: hour.until_us },
+            TimeRange {
+                since_us: hour.since_us,
+                until_us: edge.since_us,
+            },
+            TimeRange {
+                since_us: edge.until_us,
+                until_us: hour.until_us,
+            },
         ];
         if edge.until_us > hour.until_us || self.any_matching(types, filters, &rest).await? {
             return Ok((Source::Events, edge));
@@ -268,7 +290,10 @@ impl Part<'_> {
             Source::Totals => ("hour_us", TOTALS_SUMS),
             Source::Events => ("ts_us", EVENTS_SUMS),
         };
-        query.push(format_args!("select {} as group_key, {sums}", key_column(self.by, time)));
+        query.push(format_args!(
+            "select {} as group_key, {sums}",
+            key_column(self.by, time)
+        ));
         push_window(query, time, self.range);
         push_types(query, self.types);
         audit_conditions::push_id_conditions(query, self.scope.filters);
@@ -303,8 +328,12 @@ where
     DB: Database,
     i64: Encode<'a, DB> + Type<DB>,
 {
-    query.push(format_args!("{time} >= ")).push_bind(range.since_us);
-    query.push(format_args!(" and {time} < ")).push_bind(range.until_us);
+    query
+        .push(format_args!("{time} >= "))
+        .push_bind(range.since_us);
+    query
+        .push(format_args!(" and {time} < "))
+        .push_bind(range.until_us);
 }
 
 /// ` and type in (…)` when the types are listed.
@@ -329,7 +358,10 @@ mod tests {
     #[test]
     fn days_are_computed_from_the_time_column_of_the_source() {
         let day = key_column(GroupBy::Day, "hour_us");
-        assert!(day.starts_with("hour_us - (((hour_us % 86400000000)"), "{day}");
+        assert!(
+            day.starts_with("hour_us - (((hour_us % 86400000000)"),
+            "{day}"
+        );
         assert_eq!(key_column(GroupBy::AgentId, "ts_us"), "agent_id");
         assert_eq!(key_column(GroupBy::Type, "ts_us"), "type");
     }

@@ -64,7 +64,12 @@ impl Store {
         filters: &AuditFilters,
     ) -> Result<Vec<BucketRow>, StoreError> {
         let mut rows = Vec::new();
-        let read = Read { types, plan, filters, dialect: self.dialect() };
+        let read = Read {
+            types,
+            plan,
+            filters,
+            dialect: self.dialect(),
+        };
         for (source, range) in self.widened(&read, parts(&read)).await? {
             rows.extend(on_pool!(self, read, pool => {
                 let mut query = QueryBuilder::new("");
@@ -83,7 +88,12 @@ impl Store {
     ) -> Result<Vec<String>, StoreError> {
         let mut lines = Vec::new();
         let filters = AuditFilters::default();
-        let read = Read { types, plan, filters: &filters, dialect: self.dialect() };
+        let read = Read {
+            types,
+            plan,
+            filters: &filters,
+            dialect: self.dialect(),
+        };
         for (source, range) in self.widened(&read, parts(&read)).await? {
             match self {
                 Self::Sqlite { reader, .. } => {
@@ -224,8 +234,12 @@ impl<'r> Read<'r> {
     /// or before `since`), so the integer division, which truncates towards zero in both
     /// databases, is the bucket's index; an hour row's start lies in the same bucket as all of
     /// its hour.
-    fn push_buckets<'a, DB>(&self, query: &mut QueryBuilder<'a, DB>, source: Source, range: TimeRange)
-    where
+    fn push_buckets<'a, DB>(
+        &self,
+        query: &mut QueryBuilder<'a, DB>,
+        source: Source,
+        range: TimeRange,
+    ) where
         DB: Database,
         i64: Encode<'a, DB> + Type<DB>,
         f64: Encode<'a, DB> + Type<DB>,

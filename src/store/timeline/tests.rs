@@ -12,7 +12,12 @@ fn range(since_us: i64, until_us: i64) -> TimeRange {
 
 fn parts_with(types: &[Vec<u8>], plan: &Plan, filters: &AuditFilters) -> Vec<(Source, TimeRange)> {
     let dialect = Dialect::Sqlite;
-    parts(&Read { types, plan, filters, dialect })
+    parts(&Read {
+        types,
+        plan,
+        filters,
+        dialect,
+    })
 }
 
 fn parts_of(types: &[Vec<u8>], plan: &Plan) -> Vec<(Source, TimeRange)> {
