@@ -2,11 +2,14 @@
 //! export, the bearer token, the web view, the OpenAPI document and every answer provoked against
 //! it.
 
+pub mod audit_stats;
 pub mod auth;
 pub mod event_lookup;
 pub mod events_query;
 pub mod export;
 pub mod export_memory;
+pub mod groups;
+pub mod groups_model;
 pub mod hour_shards;
 pub mod pagination;
 pub mod planner_statistics;
