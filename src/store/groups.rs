@@ -6,9 +6,10 @@
 //! `data.` filter has no totals to read: the whole window (at most 31 days) is read from the
 //! events. Each part answers one row per group; `groups::fold` adds them up.
 
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::QueryBuilder;
 
 use super::audit_conditions::{self, Dialect};
+use super::group_statement::{Part, PartRow, Source, Types, push_types, push_window};
 use super::hours::{HOUR_US, floor_hour};
 use super::{Store, StoreError, on_pool, rollup};
 use crate::groups::{self, Group, GroupSums, day_key};
@@ -23,50 +24,6 @@ pub struct Scope<'a> {
     pub types: &'a [String],
     /// The audit filters (`q` is not read here).
     pub filters: &'a AuditFilters,
-}
-
-/// Where one part of a window is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Source {
-    /// The hourly group totals, over the hours starting in the range.
-    Totals,
-    /// The events themselves.
-    Events,
-}
-
-/// The types a statement is limited to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Types {
-    /// No condition: an id filter leads to the events through that id's index.
-    Any,
-    /// `type in (…)`: given, or every stored type (so the type index leads).
-    Listed(Vec<Vec<u8>>),
-}
-
-/// The sums of one part, with the key as each grouping stores it.
-#[derive(sqlx::FromRow)]
-struct PartRow<K> {
-    group_key: Option<K>,
-    events: i64,
-    cost: Option<f64>,
-    total_cost: Option<f64>,
-    duration_count: i64,
-    duration_sum: Option<f64>,
-    duration_max: Option<f64>,
-}
-
-impl<K> PartRow<K> {
-    fn into_part(self, key: impl FnOnce(K) -> Option<String>) -> (Option<String>, GroupSums) {
-        let sums = GroupSums {
-            events: self.events,
-            cost: self.cost.unwrap_or(0.0),
-            total_cost: self.total_cost.unwrap_or(0.0),
-            duration_count: self.duration_count,
-            duration_sum: self.duration_sum.unwrap_or(0.0),
-            duration_max: self.duration_max,
-        };
-        (self.group_key.and_then(key), sums)
-    }
 }
 
 impl Store {
@@ -136,7 +93,7 @@ impl Store {
     }
 
     /// The types the statements of `scope` name.
-    pub(super) async fn types_of(&self, scope: Scope<'_>) -> Result<Types, StoreError> {
+    async fn types_of(&self, scope: Scope<'_>) -> Result<Types, StoreError> {
         if !scope.types.is_empty() {
             let given = scope.types.iter().map(|t| t.as_bytes().to_vec());
             return Ok(Types::Listed(given.collect()));
@@ -181,7 +138,7 @@ impl Store {
     /// The parts `scope` is read in: the whole window from the events when a `data.` filter
     /// needs the bodies; otherwise its whole hours from the totals and the partial hours at
     /// either end from the events (or from the totals, see `widened_edge`).
-    pub(super) async fn parts(
+    async fn parts(
         &self,
         types: &Types,
         scope: Scope<'_>,
@@ -254,115 +211,5 @@ impl Store {
             }
         }
         Ok(false)
-    }
-}
-
-/// One statement of a grouped read.
-struct Part<'s> {
-    by: GroupBy,
-    source: Source,
-    types: &'s Types,
-    scope: Scope<'s>,
-    range: TimeRange,
-}
-
-/// The totals' and the events' sums, under the same names.
-const TOTALS_SUMS: &str = "cast(sum(events) as bigint) as events, sum(cost_sum) as cost, \
-    sum(total_cost_sum) as total_cost, cast(sum(duration_count) as bigint) as duration_count, \
-    sum(duration_sum) as duration_sum, max(duration_max) as duration_max from event_groups where ";
-const EVENTS_SUMS: &str = "count(*) as events, sum(cost) as cost, sum(total_cost) as total_cost, \
-    count(duration_ms) as duration_count, sum(duration_ms) as duration_sum, \
-    max(duration_ms) as duration_max from events where ";
-
-impl Part<'_> {
-    fn push<'a, DB>(&self, query: &mut QueryBuilder<'a, DB>, dialect: Dialect)
-    where
-        DB: Database,
-        i64: Encode<'a, DB> + Type<DB>,
-        f64: Encode<'a, DB> + Type<DB>,
-        bool: Encode<'a, DB> + Type<DB>,
-        String: Encode<'a, DB> + Type<DB>,
-        &'a str: Encode<'a, DB> + Type<DB>,
-        Vec<u8>: Encode<'a, DB> + Type<DB>,
-        Self: 'a,
-    {
-        let (time, sums) = match self.source {
-            Source::Totals => ("hour_us", TOTALS_SUMS),
-            Source::Events => ("ts_us", EVENTS_SUMS),
-        };
-        query.push(format_args!(
-            "select {} as group_key, {sums}",
-            key_column(self.by, time)
-        ));
-        push_window(query, time, self.range);
-        push_types(query, self.types);
-        audit_conditions::push_id_conditions(query, self.scope.filters);
-        if self.source == Source::Events {
-            audit_conditions::push_data_conditions(query, self.scope.filters, dialect);
-        }
-        query.push(" group by 1");
-    }
-}
-
-/// The grouped column (fixed names, never input); a day is the UTC day holding the hour or the
-/// event (`%` truncates towards zero in both databases, so the remainder is made non-negative).
-fn key_column(by: GroupBy, time: &str) -> String {
-    let column = match by {
-        GroupBy::AgentId => "agent_id",
-        GroupBy::SwarmId => "swarm_id",
-        GroupBy::WorkflowId => "workflow_id",
-        GroupBy::InstanceId => "instance_id",
-        GroupBy::WebhookId => "webhook_id",
-        GroupBy::Type => "type",
-        GroupBy::Day => {
-            let day = rollup::DAY_US;
-            return format!("{time} - ((({time} % {day}) + {day}) % {day})");
-        }
-    };
-    column.to_owned()
-}
-
-/// `<time> >= since and <time> < until`.
-pub(super) fn push_window<'a, DB>(query: &mut QueryBuilder<'a, DB>, time: &str, range: TimeRange)
-where
-    DB: Database,
-    i64: Encode<'a, DB> + Type<DB>,
-{
-    query
-        .push(format_args!("{time} >= "))
-        .push_bind(range.since_us);
-    query
-        .push(format_args!(" and {time} < "))
-        .push_bind(range.until_us);
-}
-
-/// ` and type in (…)` when the types are listed.
-pub(super) fn push_types<'a, DB>(query: &mut QueryBuilder<'a, DB>, types: &Types)
-where
-    DB: Database,
-    Vec<u8>: Encode<'a, DB> + Type<DB>,
-{
-    let Types::Listed(types) = types else { return };
-    query.push(" and type in (");
-    let mut listed = query.separated(", ");
-    for event_type in types {
-        listed.push_bind(event_type.clone());
-    }
-    query.push(")");
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn days_are_computed_from_the_time_column_of_the_source() {
-        let day = key_column(GroupBy::Day, "hour_us");
-        assert!(
-            day.starts_with("hour_us - (((hour_us % 86400000000)"),
-            "{day}"
-        );
-        assert_eq!(key_column(GroupBy::AgentId, "ts_us"), "agent_id");
-        assert_eq!(key_column(GroupBy::Type, "ts_us"), "type");
     }
 }

@@ -13,6 +13,7 @@ mod batch;
 mod copy;
 mod error;
 mod events;
+mod group_statement;
 mod group_totals;
 mod groups;
 mod hours;
