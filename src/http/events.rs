@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::AppState;
+use super::audit_params::AuditIdParams;
 use super::openapi::{ErrorBody, Event, EventPage};
 use crate::cursor::Cursor;
 use crate::error::AppError;
@@ -110,10 +111,14 @@ async fn find_event(
 }
 
 /// Counts, cost and duration over a time window.
+///
+/// Also takes `data.<field>=<value>` filters (equality on a top-level field of `data`; unindexed,
+/// so they need `since` and a window of at most 31 days).
 #[utoipa::path(get, path = "/stats", tag = "query",
     params(
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
+        AuditIdParams,
     ),
     responses(
         (status = 200, body = Stats),

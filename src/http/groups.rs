@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
+use super::audit_params::AuditIdParams;
 use super::openapi::ErrorBody;
 use crate::error::AppError;
 use crate::groups::{self, GroupPage};
@@ -19,6 +20,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Events, cost and durations per group, largest first.
+///
+/// Groups are computed whole for each page, then cut: their number is bounded by the number of
+/// distinct keys in the window, never by the number of events. Also takes `data.<field>=<value>`
+/// filters (equality on a top-level field of `data`; unindexed, so they need `since` and a window
+/// of at most 31 days).
 #[utoipa::path(get, path = "/stats/groups", tag = "query",
     params(
         ("by" = String, Query, pattern = "^(agentId|swarmId|workflowId|instanceId|webhookId|type|day)$",
@@ -31,11 +37,7 @@ pub fn router() -> Router<AppState> {
             description = "Only these types, comma-separated (at most 50; none empty)"),
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
-        ("agentId" = Option<String>, Query, description = "Only events whose `data.agentId` is one of these (comma-separated or repeated, at most 20)"),
-        ("swarmId" = Option<String>, Query, description = "Only events whose `data.swarmId` is one of these (as agentId)"),
-        ("workflowId" = Option<String>, Query, description = "Only events whose `data.workflowId` is one of these (as agentId)"),
-        ("instanceId" = Option<String>, Query, description = "Only events whose `instanceId` is one of these (as agentId)"),
-        ("webhookId" = Option<String>, Query, description = "Only events whose `webhookId` is one of these (as agentId)"),
+        AuditIdParams,
     ),
     responses(
         (status = 200, body = GroupPage),

@@ -2,6 +2,7 @@
 //! Each resource has its own module exporting `router()`; handlers only glue extractors to the
 //! pure functions and the store.
 
+mod audit_params;
 mod auth;
 mod events;
 mod export;

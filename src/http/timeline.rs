@@ -5,6 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
+use super::audit_params::AuditIdParams;
 use super::openapi::ErrorBody;
 use crate::error::AppError;
 use crate::query::TimeRange;
@@ -16,6 +17,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Events per type and cost per hour or day.
+///
+/// Also takes `data.<field>=<value>` filters (equality on a top-level field of `data`; unindexed,
+/// so they need `since` and a window of at most 31 days).
 #[utoipa::path(get, path = "/stats/timeline", tag = "query",
     params(
         ("type" = Option<String>, Query, pattern = "^[^,]+(,[^,]+)*$",
@@ -26,6 +30,7 @@ pub fn router() -> Router<AppState> {
             description = "RFC 3339; timestamp before. Default: just after the newest matching event"),
         ("bucket" = Option<String>, Query, pattern = "^(hour|day)$",
             description = "`hour` (default) or `day`: whole UTC hours or days; at most 2000 buckets"),
+        AuditIdParams,
     ),
     responses(
         (status = 200, body = Timeline),
