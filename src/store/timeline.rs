@@ -172,8 +172,9 @@ impl Store {
                     until_us: hour.until_us,
                 },
             ];
-            let read_from_events = source == Source::Events && read.filters.data.is_empty();
-            if read_from_events && within_one_hour && !self.any_event(read, &rest).await? {
+            // A `data.` filter cannot be counted from the totals, which hold no bodies.
+            let countable = source == Source::Events && read.filters.data.is_empty();
+            if countable && within_one_hour && !self.any_event(read, &rest).await? {
                 widened.push((Source::Hours, hour));
             } else {
                 widened.push((source, range));
