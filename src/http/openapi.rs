@@ -5,7 +5,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use super::{events, export, health, notifications, stream, timeline, web, webhooks};
+use super::{events, export, groups, health, notifications, stream, timeline, web, webhooks};
+use crate::groups::{Group, GroupPage};
 use crate::store::Stats;
 use crate::timeline::{Timeline, TimelineBucket};
 
@@ -109,12 +110,13 @@ pub struct AuditFilterParams {
     paths(
         webhooks::receive_webhook, events::list_events, stream::stream_events,
         export::export_events, events::get_event, events::get_event_body, events::get_stats,
-        timeline::get_timeline, notifications::list_notifications,
+        timeline::get_timeline, groups::get_groups, notifications::list_notifications,
         notifications::retry_notification, health::healthz, health::readyz, health::metrics,
         health::openapi, web::index, web::asset,
     ),
     components(schemas(
-        ErrorBody, Delivery, Event, EventPage, Stats, Timeline, TimelineBucket, webhooks::Receipt,
+        ErrorBody, Delivery, Event, EventPage, Stats, Timeline, TimelineBucket, Group, GroupPage,
+        webhooks::Receipt,
         notifications::Notification, notifications::NotificationPage,
     )),
     modifiers(&BearerAuth),
