@@ -10,7 +10,7 @@ use super::stdout::Stdout;
 use super::table::{Column, Table};
 use crate::commands::CommandError;
 use crate::query::GroupParams;
-use crate::store::Store;
+use crate::store::{Scope, Store};
 
 /// The CSV columns, the fields of a group in the answer of `GET /stats/groups`.
 const FIELDS: [&str; 7] = [
@@ -59,12 +59,22 @@ async fn read_groups(
     params: &GroupParams,
     limit: Option<u32>,
 ) -> Result<Vec<Value>, CommandError> {
-    // PLUG-IN POINT for the store reader of GET /stats/groups (helper "groups"): read every
-    // group of the window, order and cut them like the endpoint, render each as it does.
-    let _ = (store, params, limit);
-    Err(CommandError::config(
-        "--group-by: not available in this build yet",
-    ))
+    let scope = Scope {
+        range: params.range,
+        types: &params.types,
+        filters: &params.filters,
+    };
+    let all = store
+        .groups(params.by, scope)
+        .await
+        .map_err(|err| CommandError::failed("cannot read the groups", err))?;
+    let most = limit.map_or(usize::MAX, |limit| limit as usize);
+    let (groups, _) = crate::groups::page(all, params.sort, None, most);
+    groups
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<_, _>>()
+        .map_err(|err| CommandError::failed("cannot write a group", err))
 }
 
 /// Turns pages of groups into the output's bytes.
