@@ -213,6 +213,9 @@ fn invalid(message: impl Into<String>) -> InvalidEvent {
 }
 
 mod lenient;
+mod words;
+
+pub use words::{MAX_WORD_CHARS, MAX_WORDS_BYTES, SEARCHED_FIELDS, event_words, query_words};
 
 #[cfg(test)]
 mod tests;
