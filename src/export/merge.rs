@@ -28,6 +28,10 @@ impl Merge {
     /// The runs of `params` (its `limit` is the page size): one per type asked for, or per
     /// type stored when none is.
     pub(super) async fn new(store: Store, params: ListParams) -> Result<Self, StoreError> {
+        // A search reads its matches of every type from the text index at once: one run.
+        if params.search.is_some() {
+            return Ok(Self::one_run(store, params));
+        }
         let types = if params.types.is_empty() {
             stored_types(&store).await?
         } else {
@@ -50,6 +54,23 @@ impl Merge {
             runs,
             page: params.limit as usize,
         })
+    }
+
+    fn one_run(store: Store, params: ListParams) -> Self {
+        let page = params.limit as usize;
+        let run = Run {
+            params: ListParams {
+                cursor: None,
+                ..params
+            },
+            buffer: VecDeque::new(),
+            exhausted: false,
+        };
+        Self {
+            store,
+            runs: vec![run],
+            page,
+        }
     }
 
     /// The next page, newest first; fewer events than a page only at the end.

@@ -3,11 +3,14 @@
 
 use super::{BadParam, TimeRange, bad, first_of, pairs, parse_type_filter, whole_number_up_to};
 use crate::cursor::Cursor;
+use crate::event::query_words;
 
 /// Largest page `GET /events` returns.
 pub const MAX_LIMIT: u32 = 1000;
 /// Page size when `limit` is absent.
 pub const DEFAULT_LIMIT: u32 = 100;
+/// Longest `q`, in characters after trimming.
+pub const MAX_SEARCH_CHARS: usize = 200;
 /// Events per page the export reads from the store: small enough that a page in memory is a
 /// few hundred kB, large enough that a page costs little more than its rows.
 pub const EXPORT_PAGE: u32 = 250;
@@ -23,6 +26,9 @@ pub struct ListParams {
     pub limit: u32,
     /// Where the page starts, if not at the newest event.
     pub cursor: Option<Cursor>,
+    /// `q`: only the events holding every word of this text (trimmed, 1 to `MAX_SEARCH_CHARS`
+    /// characters, at least one word).
+    pub search: Option<String>,
 }
 
 /// The filters of `GET /events/stream`: those of `GET /events`, without its paging.
@@ -42,11 +48,13 @@ impl ListParams {
             range: TimeRange::parse(query)?,
             limit: DEFAULT_LIMIT,
             cursor: None,
+            search: None,
         };
         for (key, value) in pairs(query) {
             match key.as_str() {
                 "limit" => params.limit = parse_limit(&value)?,
                 "cursor" => params.cursor = Some(parse_cursor(&value)?),
+                "q" => params.search = Some(parse_search(&value)?),
                 _ => {}
             }
         }
@@ -74,7 +82,7 @@ impl StreamParams {
     /// as `GET /events` does. A stream is not paged, so `limit` and `cursor` are refused rather
     /// than ignored (a client sending them expects something this endpoint does not do).
     pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
-        if let Some(key) = first_of(query, &["limit", "cursor"]) {
+        if let Some(key) = first_of(query, &["limit", "cursor", "q"]) {
             return Err(bad(format!(
                 "{key}: not accepted by /events/stream (it is not paged; resume with Last-Event-ID)"
             )));
@@ -93,6 +101,22 @@ fn parse_limit(value: &str) -> Result<u32, BadParam> {
             "limit: expected a whole number from 1 to {MAX_LIMIT}"
         ))
     })
+}
+
+/// `q`: trimmed, 1 to `MAX_SEARCH_CHARS` characters, with a word in it (a string of punctuation
+/// alone would match every event, which is what leaving `q` out is for).
+fn parse_search(value: &str) -> Result<String, BadParam> {
+    let text = value.trim();
+    let chars = text.chars().count();
+    if chars == 0 || chars > MAX_SEARCH_CHARS {
+        return Err(bad(format!(
+            "q: expected 1 to {MAX_SEARCH_CHARS} characters of text to search for"
+        )));
+    }
+    if query_words(text).is_empty() {
+        return Err(bad("q: expected at least one word (letters or digits)"));
+    }
+    Ok(text.to_owned())
 }
 
 fn parse_cursor(value: &str) -> Result<Cursor, BadParam> {
@@ -135,11 +159,27 @@ mod tests {
             ("cursor=", "cursor"),
             ("type=", "type"),
             ("type=a,,b", "type"),
+            ("q=", "q"),
+            ("q=%20%20", "q"),
+            ("q=!!!", "q"),
         ];
         for (query, name) in cases {
             let err = ListParams::parse(Some(query)).expect_err(query);
             assert!(err.0.starts_with(name), "{query}: {:?}", err.0);
         }
+    }
+
+    #[test]
+    fn search_text_is_trimmed_and_bounded() {
+        let params = ListParams::parse(Some("q=%20Migration%20failed%20")).unwrap();
+        assert_eq!(params.search.as_deref(), Some("Migration failed"));
+        let longest = format!("q={}", "x".repeat(MAX_SEARCH_CHARS));
+        assert!(ListParams::parse(Some(&longest)).is_ok());
+        let longer = format!("q={}", "x".repeat(MAX_SEARCH_CHARS + 1));
+        let err = ListParams::parse(Some(&longer)).expect_err("over the bound");
+        assert!(err.0.starts_with("q:"), "{}", err.0);
+        let err = StreamParams::parse(Some("q=x")).expect_err("not on the stream");
+        assert!(err.0.starts_with("q:"), "{}", err.0);
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod timeline;
 
 use crate::event::parse_timestamp;
 
-pub use list::{DEFAULT_LIMIT, EXPORT_PAGE, ListParams, MAX_LIMIT, StreamParams};
+pub use list::{DEFAULT_LIMIT, EXPORT_PAGE, ListParams, MAX_LIMIT, MAX_SEARCH_CHARS, StreamParams};
 #[cfg(feature = "server")]
 pub use timeline::TimelineParams;
 

@@ -97,5 +97,6 @@ fn one_type_page() -> ListParams {
         },
         limit: 50,
         cursor: None,
+        search: None,
     }
 }

@@ -164,6 +164,7 @@ fn list_params(event_type: Option<&str>, since_us: i64) -> ListParams {
         },
         limit: 100,
         cursor: None,
+        search: None,
     }
 }
 
