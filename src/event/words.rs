@@ -44,6 +44,7 @@ pub fn event_words(body: &[u8]) -> Vec<String> {
         .iter()
         .filter_map(|field| data.get(*field).and_then(Value::as_str))
         .flat_map(words_of)
+        .filter(|word| word.chars().count() <= MAX_WORD_CHARS)
         .collect();
     let mut total = 0;
     words
@@ -55,7 +56,8 @@ pub fn event_words(body: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// The distinct words of a search string, in the order they first appear.
+/// The distinct words of a search string, in the order they first appear (a word longer than
+/// `MAX_WORD_CHARS` is kept: it matches no event, as no event's word that long is indexed).
 pub fn query_words(text: &str) -> Vec<String> {
     let mut seen = BTreeSet::new();
     words_of(text)
@@ -63,10 +65,10 @@ pub fn query_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The runs of letters and digits of `text`, lower-cased, each at most `MAX_WORD_CHARS` long.
+/// The runs of letters and digits of `text`, lower-cased.
 fn words_of(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty() && word.chars().count() <= MAX_WORD_CHARS)
+        .filter(|word| !word.is_empty())
         .map(str::to_lowercase)
 }
 
@@ -155,5 +157,7 @@ mod tests {
             ["migration", "db", "example"]
         );
         assert!(query_words("!!! ---").is_empty());
+        let long = "z".repeat(MAX_WORD_CHARS + 1);
+        assert_eq!(query_words(&long), [long.clone()], "kept, to match nothing");
     }
 }
