@@ -24,6 +24,9 @@ both_backends!(
     bad_search_text_is_rejected_with_400_naming_q,
 );
 
+/// A query string's pairs.
+type Query<'a> = &'a [(&'a str, &'a str)];
+
 /// Serves `db` with the search index on.
 pub(crate) async fn start_searching(db: &TestDb) -> App {
     App::start_with(db, |config| config.search_index = SearchIndex::On).await
@@ -116,7 +119,7 @@ async fn every_word_must_match_and_filters_narrow_it(db: TestDb) {
         app.store(&event_with(id, event_type, at, data)).await;
     }
 
-    let cases: [(&[(&str, &str)], Vec<&str>); 6] = [
+    let cases: [(Query, Vec<&str>); 6] = [
         (&[("q", "deploy")], vec!["d", "c", "b", "a"]),
         (&[("q", "disk deploy")], vec!["d", "c", "a"]),
         (&[("q", "full, disk!")], vec!["d", "c", "a"]),
