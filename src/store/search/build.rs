@@ -37,31 +37,13 @@ impl Store {
         let read = match self {
             Self::Sqlite { writer, .. } => {
                 let mut conn = writer.acquire().await?;
-                let mut tx = Connection::begin(&mut *conn).await?;
-                let after: Option<i64> = sqlx::query_scalar(POSITION_SQLITE)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-                let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(READ_SQLITE)
-                    .bind(after.unwrap_or(i64::MIN))
-                    .bind(BUILD_BATCH)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let words: Vec<(i64, String)> = rows
-                    .iter()
-                    .map(|(seq, body)| (*seq, event_words(body).join(" ")))
-                    .filter(|(_, words)| !words.is_empty())
-                    .collect();
-                if !words.is_empty() {
-                    let mut insert = QueryBuilder::new(INSERT_SQLITE);
-                    insert.push_values(&words, |mut row, (seq, words)| {
-                        row.push_bind(*seq).push_bind(words.as_str());
-                    });
-                    insert.build().execute(&mut *tx).await?;
+                let step = build_step_sqlite(&mut conn).await;
+                if step.is_err() {
+                    // As in `insert_batch`: a SQLite connection whose transaction failed may be
+                    // out of step with sqlx's count of open transactions; never reuse it.
+                    let _ = conn.close().await;
                 }
-                let last = rows.last().map(|(seq, _)| *seq);
-                finish_step_sqlite(&mut tx, last, rows.len()).await?;
-                tx.commit().await?;
-                rows.len()
+                step?
             }
             Self::Postgres { primary, .. } => {
                 let mut tx = primary.begin().await?;
@@ -82,6 +64,35 @@ impl Store {
         };
         Ok(read as u64)
     }
+}
+
+/// One step on SQLite's writer connection, in one transaction; answers how many events it read.
+async fn build_step_sqlite(conn: &mut sqlx::SqliteConnection) -> Result<usize, sqlx::Error> {
+    let mut tx = Connection::begin(conn).await?;
+    let after: Option<i64> = sqlx::query_scalar(POSITION_SQLITE)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let rows: Vec<(i64, Vec<u8>)> = sqlx::query_as(READ_SQLITE)
+        .bind(after.unwrap_or(i64::MIN))
+        .bind(BUILD_BATCH)
+        .fetch_all(&mut *tx)
+        .await?;
+    let words: Vec<(i64, String)> = rows
+        .iter()
+        .map(|(seq, body)| (*seq, event_words(body).join(" ")))
+        .filter(|(_, words)| !words.is_empty())
+        .collect();
+    if !words.is_empty() {
+        let mut insert = QueryBuilder::new(INSERT_SQLITE);
+        insert.push_values(&words, |mut row, (seq, words)| {
+            row.push_bind(*seq).push_bind(words.as_str());
+        });
+        insert.build().execute(&mut *tx).await?;
+    }
+    let last = rows.last().map(|(seq, _)| *seq);
+    finish_step_sqlite(&mut tx, last, rows.len()).await?;
+    tx.commit().await?;
+    Ok(rows.len())
 }
 
 /// Writes the words of `rows` that have any, skipping events already indexed.
