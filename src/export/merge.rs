@@ -29,7 +29,7 @@ impl Merge {
     /// type stored when none is.
     pub(super) async fn new(store: Store, params: ListParams) -> Result<Self, StoreError> {
         // A search reads its matches of every type from the text index at once: one run.
-        if params.search.is_some() {
+        if params.filters.search.is_some() {
             return Ok(Self::one_run(store, params));
         }
         let types = if params.types.is_empty() {

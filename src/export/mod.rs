@@ -43,9 +43,9 @@ pub fn pages(store: Store, params: ListParams) -> impl Stream<Item = Result<Page
         cursor: None,
         ..params
     };
-    futures_util::stream::try_unfold(Reading::Start(store, first), |state| async move {
+    futures_util::stream::try_unfold(Reading::Start(store, Box::new(first)), |state| async move {
         let (mut merge, first) = match state {
-            Reading::Start(store, params) => (Merge::new(store, params).await?, true),
+            Reading::Start(store, params) => (Merge::new(store, *params).await?, true),
             Reading::On(merge) => (merge, false),
             Reading::Done => return Ok(None),
         };
@@ -66,7 +66,8 @@ pub fn pages(store: Store, params: ListParams) -> impl Stream<Item = Result<Page
 
 /// Where an export stands between two pages.
 enum Reading {
-    Start(Store, ListParams),
+    // Boxed: the parameters (with their audit filters) are several times the size of a `Merge`.
+    Start(Store, Box<ListParams>),
     On(Merge),
     Done,
 }

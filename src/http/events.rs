@@ -15,7 +15,7 @@ use super::openapi::{ErrorBody, Event, EventPage};
 use crate::cursor::Cursor;
 use crate::error::AppError;
 use crate::event::render_event;
-use crate::query::{ListParams, TimeRange};
+use crate::query::{ListParams, StatsParams};
 use crate::store::{SearchIndex, Stats, StoredEvent};
 
 /// The query routes (behind the bearer token, see `auth`).
@@ -128,8 +128,9 @@ pub async fn get_stats(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Stats>, AppError> {
-    let range = TimeRange::parse(query.as_deref())?;
-    Ok(Json(state.store.stats(range).await?))
+    // The audit filters are parsed (bad ones are 400) but not yet applied by the store.
+    let params = StatsParams::parse(query.as_deref())?;
+    Ok(Json(state.store.stats(params.range).await?))
 }
 
 /// What the OpenAPI document says of `q`.
@@ -145,7 +146,7 @@ pub(super) fn refuse_search_when_off(
     state: &AppState,
     params: &ListParams,
 ) -> Result<(), AppError> {
-    if params.search.is_some() && state.config.search_index == SearchIndex::Off {
+    if params.filters.search.is_some() && state.config.search_index == SearchIndex::Off {
         return Err(AppError::BadRequest(
             "q: text search needs the search index, which is off on this server: start it with \
              --search-index (SEARCH_INDEX=1), and run `dash-events search-index build` once to \

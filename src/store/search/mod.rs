@@ -117,6 +117,11 @@ impl Store {
         search: &str,
     ) -> Result<Vec<StoredEvent>, StoreError> {
         let sqlite = self.is_sqlite();
+        if query_words(search).is_empty() {
+            // No letter or digit: no word to hold, so no event matches (and neither engine
+            // takes an empty match expression).
+            return Ok(Vec::new());
+        }
         let matching = match_expression(sqlite, search);
         on_pool!(self, read, pool => {
             let mut query = QueryBuilder::new("");

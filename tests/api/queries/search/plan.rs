@@ -6,7 +6,7 @@
 use std::time::Instant;
 
 use dash_events::cursor::Cursor;
-use dash_events::query::{ListParams, TimeRange};
+use dash_events::query::{AuditFilters, ListParams, TimeRange};
 use dash_events::store::{Durability, Store};
 
 use crate::backend::{Backend, TestDb};
@@ -91,9 +91,12 @@ fn search_params(words: &str, event_type: Option<&str>) -> ListParams {
             since_us: START_US,
             until_us: START_US + MONTH_US,
         },
+        filters: AuditFilters {
+            search: Some(words.to_owned()),
+            ..AuditFilters::default()
+        },
         limit: 100,
         cursor: None,
-        search: Some(words.to_owned()),
     }
 }
 
@@ -128,7 +131,10 @@ async fn assert_plan_reads_the_index(store: &Store, params: &ListParams) {
         .await
         .expect("plan")
         .join("\n");
-    eprintln!("plan of {:?} {:?}:\n{plan}\n", params.search, params.types);
+    eprintln!(
+        "plan of {:?} {:?}:\n{plan}\n",
+        params.filters.search, params.types
+    );
     if store.is_sqlite() {
         assert!(plan.contains("SCAN event_words VIRTUAL TABLE"), "{plan}");
         assert!(
