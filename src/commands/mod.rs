@@ -9,6 +9,7 @@ mod listen;
 pub mod migrate;
 pub mod notify;
 pub mod prune;
+pub mod search_index;
 pub mod send_test;
 pub mod serve;
 pub mod verify;
