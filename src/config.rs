@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::limits::Limits;
 use crate::notify::NotifySettings;
 use crate::retention::Retention;
-use crate::store::Durability;
+use crate::store::{Durability, SearchIndex};
 
 /// A flag or variable the operator must change; the message names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +54,8 @@ pub struct Config {
     pub clock: Clock,
     /// Serve HTTPS with this certificate and key; `None` serves plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Whether stored events' words are indexed and `q=` answered (`--search-index`).
+    pub search_index: SearchIndex,
 }
 
 /// How often `serve` looks at the certificate and key files for a renewal.
@@ -119,6 +121,7 @@ mod tests {
             limits: Limits::default(),
             clock: Clock::system(),
             tls: None,
+            search_index: Default::default(),
         };
         let printed = format!("{config:?}");
         for secret in ["hunter2", "old-hunter", "tok3n", "sl4ck"] {

@@ -211,6 +211,9 @@ fn invalid(message: impl Into<String>) -> InvalidEvent {
 
 mod audit;
 mod lenient;
+mod words;
+
+pub use words::{MAX_WORD_CHARS, MAX_WORDS_BYTES, SEARCHED_FIELDS, event_words, query_words};
 
 pub use audit::AuditFields;
 use audit::finite_number;

@@ -44,7 +44,10 @@ pub async fn serve(
     let outbox = Outbox::new(config.notify.rules.clone());
     let (writer, mut writers) = BatchWriter::spawn(
         store.clone(),
-        WriterSettings::for_store(&store),
+        WriterSettings {
+            search: config.search_index,
+            ..WriterSettings::for_store(&store)
+        },
         outbox.clone(),
     );
     let (draining_tx, mut draining_rx) = tokio::sync::watch::channel(false);

@@ -46,6 +46,9 @@ struct Args {
     /// Secret the stored signatures are made with (as `verify` would be given).
     #[arg(long, default_value = "bench-secret")]
     secret: String,
+    /// Write each event's words into the text index, as `serve --search-index` does.
+    #[arg(long)]
+    search_index: bool,
 }
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -68,11 +71,14 @@ async fn grow(args: Args) -> anyhow::Result<()> {
     eprintln!("the log holds {held} events; adding {missing}");
     let batches = generate(&args, missing);
     let mut known_types = HashSet::new();
+    let search = dash_events::cli::search_index(args.search_index);
     let (started, mut added, mut reported) = (Instant::now(), 0u64, Instant::now());
     for batch in batches {
         let rows: Vec<(&NewEvent, i64)> = batch.iter().map(|(e, at)| (e, *at)).collect();
         let shard = fastrand::i32(0..WriterSettings::for_store(&store).stat_shards.max(1));
-        store.insert_batch(&rows, shard, &known_types, &[]).await?;
+        store
+            .insert_batch(&rows, shard, &known_types, &[], search)
+            .await?;
         known_types.extend(batch.iter().map(|(e, _)| e.event_type.as_bytes().to_vec()));
         added += batch.len() as u64;
         if reported.elapsed().as_secs() >= 10 {

@@ -1,5 +1,5 @@
-//! The options of `copy`: the two databases and the size of a transaction. No environment
-//! variable sets them: `DATABASE_URL` would not say which end it is.
+//! The options of `copy`: the two databases, the size of a transaction and the search index. No
+//! environment variable sets the databases: `DATABASE_URL` would not say which end it is.
 
 use clap::Args;
 
@@ -16,6 +16,10 @@ pub struct CopyArgs {
     /// Events per transaction on the target.
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=2000))]
     pub batch: u32,
+    /// Index the copied events' words in the target (as `serve --search-index` does): for a
+    /// target that will be served with the search index on.
+    #[arg(long, env = "SEARCH_INDEX")]
+    pub search_index: bool,
 }
 
 #[cfg(test)]

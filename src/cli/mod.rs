@@ -1,5 +1,6 @@
 //! The command line: `serve`, `migrate`, `send-test`, `verify`, `export`, `query`, `prune`,
-//! `notify`, `backup` and `copy`, each option with the environment variable that also sets it (the flag wins).
+//! `notify`, `backup`, `copy` and `search-index`, each option with the environment variable that
+//! also sets it (the flag wins).
 //! Turning these into a `Config` is where missing or empty values become configuration errors
 //! that name the variable to set, and `run` hands the plain values to the subcommand in
 //! `commands`. Only this module knows clap.
@@ -7,6 +8,7 @@
 mod copy;
 mod notify;
 mod query;
+mod search;
 mod tls;
 
 use std::path::PathBuf;
@@ -17,6 +19,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub use copy::CopyArgs;
 pub use notify::{NotifyArgs, NotifyCommandArgs};
 pub use query::{QueryArgs, QueryFormat};
+pub use search::{SearchIndexAction, SearchIndexArgs};
 pub use tls::TlsArgs;
 
 use crate::commands::{self, CommandError, send_test::SendTest};
@@ -24,7 +27,7 @@ use crate::config::{Config, ConfigError, Secret};
 use crate::limits::Limits;
 use crate::query::ListParams;
 use crate::retention::{self, Retention};
-use crate::store::Durability;
+use crate::store::{Durability, SearchIndex};
 
 /// The default SQLite file, relative to the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite:dash-events.db";
@@ -78,6 +81,9 @@ pub enum Command {
     /// Copy every event, with its notifications, from one database to another (SQLite or
     /// PostgreSQL either way); rerun to resume, or to copy what arrived since.
     Copy(CopyArgs),
+    /// The text index behind `q=` (`serve --search-index`): `build` indexes the events already
+    /// stored.
+    SearchIndex(SearchIndexArgs),
 }
 
 /// Runs the chosen subcommand to completion.
@@ -110,7 +116,15 @@ pub async fn run(command: Command) -> Result<(), CommandError> {
         Command::Backup(args) => {
             commands::backup::run(&args.database.database_url, &args.to, args.force).await
         }
-        Command::Copy(args) => commands::copy::run(&args.from, &args.to, args.batch).await,
+        Command::Copy(args) => {
+            let search = search_index(args.search_index);
+            commands::copy::run(&args.from, &args.to, args.batch, search).await
+        }
+        Command::SearchIndex(args) => match args.action {
+            SearchIndexAction::Build(database) => {
+                commands::search_index::build(&database.database_url).await
+            }
+        },
     }
 }
 
@@ -161,6 +175,10 @@ pub struct ServeArgs {
     pub notify_worker: bool,
     #[command(flatten)]
     pub tls: TlsArgs,
+    /// Index the words of each stored event and answer `q=` (text search); see `dash-events
+    /// search-index build` for the events stored before.
+    #[arg(long, env = "SEARCH_INDEX")]
+    pub search_index: bool,
 }
 
 /// `SQLITE_SYNCHRONOUS`: the values of `Durability`, as the command line spells them.
@@ -358,7 +376,17 @@ impl ServeArgs {
             limits: Limits::default(),
             clock: crate::clock::Clock::system(),
             tls,
+            search_index: search_index(self.search_index),
         })
+    }
+}
+
+/// `--search-index` (or `SEARCH_INDEX=1`) as the store's setting.
+pub fn search_index(on: bool) -> SearchIndex {
+    if on {
+        SearchIndex::On
+    } else {
+        SearchIndex::Off
     }
 }
 

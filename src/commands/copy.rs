@@ -17,7 +17,8 @@ use super::export::progress_bar;
 use crate::event::NewEvent;
 use crate::query::TimeRange;
 use crate::store::{
-    CopiedEvent, CopiedNotification, InsertOutcome, Schema, Store, StoreError, identity, redact,
+    CopiedEvent, CopiedNotification, InsertOutcome, Schema, SearchIndex, Store, StoreError,
+    identity, redact,
 };
 
 /// The options naming each end, for messages.
@@ -43,9 +44,15 @@ struct Page {
     notifications: Vec<CopiedNotification>,
 }
 
-/// Runs the subcommand: copies in transactions of `batch` events, prints a summary line; exit 1
-/// when an id conflicts, 2 for input to fix.
-pub async fn run(from: &str, to: &str, batch: u32) -> Result<(), CommandError> {
+/// Runs the subcommand: copies in transactions of `batch` events (with their words in the
+/// target's text index when `search` is on), prints a summary line; exit 1 when an id
+/// conflicts, 2 for input to fix.
+pub async fn run(
+    from: &str,
+    to: &str,
+    batch: u32,
+    search: SearchIndex,
+) -> Result<(), CommandError> {
     let source = Store::open_read_only(from)
         .await
         .map_err(opening(FROM, from))?;
@@ -58,7 +65,7 @@ pub async fn run(from: &str, to: &str, batch: u32) -> Result<(), CommandError> {
         }
     };
     let started = Instant::now();
-    let copied = copy_all(&source, &target, batch).await;
+    let copied = copy_all(&source, &target, batch, search).await;
     source.close().await;
     target.close().await;
     let totals = copied?;
@@ -135,7 +142,12 @@ fn schema_problem(option: &str, url: &str, schema: Schema) -> String {
 }
 
 /// Copies every page, reading the next one from the source while the target writes the last.
-async fn copy_all(source: &Store, target: &Store, batch: u32) -> Result<Totals, CommandError> {
+async fn copy_all(
+    source: &Store,
+    target: &Store,
+    batch: u32,
+    search: SearchIndex,
+) -> Result<Totals, CommandError> {
     let bar = progress_bar(count(source).await?);
     let mut totals = Totals::default();
     let mut known_types = HashSet::new();
@@ -144,7 +156,7 @@ async fn copy_all(source: &Store, target: &Store, batch: u32) -> Result<Totals, 
         let after = last.id.clone();
         let (next, written) = tokio::join!(
             read_page(source, &after, batch),
-            write_page(target, page, &mut known_types, &bar)
+            write_page(target, page, &mut known_types, &bar, search)
         );
         let written = written?;
         totals.copied += written.copied;
@@ -179,6 +191,7 @@ async fn write_page(
     page: Page,
     known_types: &mut HashSet<Vec<u8>>,
     bar: &ProgressBar,
+    search: SearchIndex,
 ) -> Result<Totals, CommandError> {
     let events = page
         .events
@@ -194,7 +207,7 @@ async fn write_page(
         .collect::<Result<Vec<(NewEvent, i64)>, _>>()?;
     let rows: Vec<(&NewEvent, i64)> = events.iter().map(|(e, at)| (e, *at)).collect();
     let (outcomes, notifications) = target
-        .copy_batch(&rows, known_types, &page.notifications)
+        .copy_batch(&rows, known_types, &page.notifications, search)
         .await
         .map_err(failed("cannot write to the target"))?;
     let mut totals = Totals {

@@ -68,6 +68,7 @@ mod tests {
             limits: crate::limits::Limits::default(),
             clock: crate::clock::Clock::system(),
             tls: None,
+            search_index: Default::default(),
         }
     }
 

@@ -10,6 +10,7 @@ pub mod migrate;
 pub mod notify;
 pub mod prune;
 pub mod query;
+pub mod search_index;
 pub mod send_test;
 pub mod serve;
 pub mod verify;

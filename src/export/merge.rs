@@ -30,6 +30,10 @@ impl Merge {
     /// filter when it has one (see `store::IdFilter`), else one per type asked for, or per
     /// type stored when none is. The other filters stay on every run.
     pub(super) async fn new(store: Store, params: ListParams) -> Result<Self, StoreError> {
+        // A search reads its matches of every type from the text index at once: one run.
+        if params.filters.search.is_some() {
+            return Ok(Self::one_run(store, params));
+        }
         let first = ListParams {
             cursor: None,
             ..params
@@ -51,6 +55,23 @@ impl Merge {
             runs,
             page: first.limit as usize,
         })
+    }
+
+    fn one_run(store: Store, params: ListParams) -> Self {
+        let page = params.limit as usize;
+        let run = Run {
+            params: ListParams {
+                cursor: None,
+                ..params
+            },
+            buffer: VecDeque::new(),
+            exhausted: false,
+        };
+        Self {
+            store,
+            runs: vec![run],
+            page,
+        }
     }
 
     /// The next page, newest first; fewer events than a page only at the end.

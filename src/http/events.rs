@@ -17,7 +17,7 @@ use crate::cursor::Cursor;
 use crate::error::AppError;
 use crate::event::render_event;
 use crate::query::{ListParams, StatsParams};
-use crate::store::{Stats, StoredEvent};
+use crate::store::{SearchIndex, Stats, StoredEvent};
 
 /// The query routes (behind the bearer token, see `auth`).
 pub fn router() -> Router<AppState> {
@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, default 100"),
         ("cursor" = Option<String>, Query, min_length = 1, description = "nextCursor of the previous page"),
         AuditFilterParams,
+        ("q" = Option<String>, Query, min_length = 1, max_length = 200, description = SEARCH_DOC),
     ),
     responses(
         (status = 200, body = EventPage),
@@ -60,6 +61,7 @@ pub async fn list_events(
     params
         .filters
         .check_window(&params.range, state.config.clock.now_us())?;
+    refuse_search_when_off(&state, &params)?;
     let mut rows = state.store.list_events(&params).await?;
     let next_cursor = take_next_cursor(&mut rows, params.limit as usize);
     let events = rows.iter().map(render).collect::<Result<Vec<_>, _>>()?;
@@ -146,6 +148,30 @@ pub async fn get_stats(
     params.filters.check_window(&params.range, now_us)?;
     let stats = state.store.filtered_stats(params.range, &params.filters);
     Ok(Json(stats.await?))
+}
+
+/// What the OpenAPI document says of `q`.
+pub(super) const SEARCH_DOC: &str = "Text search: only the events whose data holds every word \
+    (runs of letters and digits, any case) of this text in task, result, error, reason, name, \
+    action, status, output, model, stepId, agentId, swarmId or workflowId; 1 to 200 characters. \
+    Needs the search index (serve --search-index), else 400.";
+
+/// A search on a server without the search index is a 400 that says how to turn it on: the
+/// index holds no words to answer from (and scanning the log instead is what it is there to
+/// avoid).
+pub(super) fn refuse_search_when_off(
+    state: &AppState,
+    params: &ListParams,
+) -> Result<(), AppError> {
+    if params.filters.search.is_some() && state.config.search_index == SearchIndex::Off {
+        return Err(AppError::BadRequest(
+            "q: text search needs the search index, which is off on this server: start it with \
+             --search-index (SEARCH_INDEX=1), and run `dash-events search-index build` once to \
+             index the events stored before"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Drops the look-ahead row and, if there was one, returns the cursor after the page's last row.

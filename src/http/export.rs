@@ -12,6 +12,7 @@ use axum::routing::get;
 use futures_util::StreamExt;
 
 use super::AppState;
+use super::events::{SEARCH_DOC, refuse_search_when_off};
 use super::openapi::{AuditFilterParams, ErrorBody, Event};
 use crate::error::AppError;
 use crate::export;
@@ -39,6 +40,7 @@ pub fn router() -> Router<AppState> {
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
         AuditFilterParams,
+        ("q" = Option<String>, Query, min_length = 1, max_length = 200, description = SEARCH_DOC),
     ),
     responses(
         (status = 200, content_type = "application/x-ndjson", body = Event,
@@ -56,6 +58,7 @@ pub async fn export_events(
     params
         .filters
         .check_window(&params.range, state.config.clock.now_us())?;
+    refuse_search_when_off(&state, &params)?;
     let mut pages = Box::pin(export::pages(state.store.clone(), params));
     // The first page is read before the head is sent, so that a database that is down still
     // answers 503 rather than 200 with an empty body.

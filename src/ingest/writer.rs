@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 use super::notifications_of;
 use crate::event::NewEvent;
 use crate::notify::Outbox;
-use crate::store::{InsertOutcome, Store, StoreError};
+use crate::store::{InsertOutcome, SearchIndex, Store, StoreError};
 
 /// How many requests may wait in the queue before new ones wait to enter it.
 const QUEUE_CAPACITY: usize = 8192;
@@ -43,6 +43,8 @@ pub struct WriterSettings {
     pub stat_shards: i32,
     /// Longest a request waits for its commit before answering 503.
     pub write_timeout: Duration,
+    /// Whether each batch writes its events' words into the text index.
+    pub search: SearchIndex,
 }
 
 impl WriterSettings {
@@ -59,6 +61,7 @@ impl WriterSettings {
             writers,
             stat_shards,
             write_timeout: WRITE_TIMEOUT,
+            search: SearchIndex::Off,
         }
     }
 }
@@ -186,7 +189,8 @@ async fn run_writer(
         let events: Vec<(&NewEvent, i64)> =
             batch.iter().map(|p| (&p.event, p.received_us)).collect();
         let shard = fastrand::i32(0..settings.stat_shards.max(1));
-        let result = insert_with_retries(&store, &events, shard, &known_types, &outbox).await;
+        let result =
+            insert_with_retries(&store, &events, shard, &known_types, &outbox, settings).await;
         health.record(result.is_ok());
         if let Ok(outcomes) = &result {
             known_types.extend(events.iter().map(|(e, _)| e.event_type.as_bytes().to_vec()));
@@ -245,12 +249,13 @@ async fn insert_with_retries(
     shard: i32,
     known_types: &HashSet<Vec<u8>>,
     outbox: &Outbox,
+    settings: WriterSettings,
 ) -> Result<Vec<InsertOutcome>, StoreError> {
     let notifications = notifications_of(events, &outbox.rules);
     let mut attempt = 0;
     loop {
         match store
-            .insert_batch(events, shard, known_types, &notifications)
+            .insert_batch(events, shard, known_types, &notifications, settings.search)
             .await
         {
             Err(err) if attempt < DEADLOCK_RETRIES && err.is_deadlock() => attempt += 1,

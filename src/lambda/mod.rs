@@ -42,7 +42,10 @@ pub async fn run(config: Config) -> Result<(), CommandError> {
     let outbox = Outbox::new(config.notify.rules.clone());
     let (writer, _writers) = BatchWriter::spawn(
         store.clone(),
-        WriterSettings::for_store(&store),
+        WriterSettings {
+            search: config.search_index,
+            ..WriterSettings::for_store(&store)
+        },
         outbox.clone(),
     );
     // Nothing ever begins a shutdown here (Lambda freezes or ends the process), but live streams
@@ -115,6 +118,7 @@ mod tests {
             limits: Limits::default(),
             clock: crate::clock::Clock::system(),
             tls: None,
+            search_index: Default::default(),
             notify: Default::default(),
         }
     }

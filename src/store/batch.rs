@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::outbox::{self, Outbox};
+use super::search::{self, SearchIndex};
 use super::{InsertOutcome, Store, group_totals, hours, on_pool, rollup};
 use crate::event::NewEvent;
 
@@ -48,16 +49,19 @@ type Written = (Vec<InsertOutcome>, u64);
 impl Store {
     /// Stores each `(event, received_us)` whose id is free, records the types not in
     /// `known_types`, adds the new events to the daily and hourly totals (in row `shard` of
-    /// their day and hour) and records the `notifications` of the events it stored, in one
-    /// transaction; returns the outcome of each event, in order.
+    /// their day and hour), records the `notifications` of the events it stored and, when
+    /// `search` is on, their words (see `search`), in one transaction; returns the outcome of
+    /// each event, in order.
     pub async fn insert_batch(
         &self,
         events: &[(&NewEvent, i64)],
         shard: i32,
         known_types: &HashSet<Vec<u8>>,
         notifications: &[PendingNotification<'_>],
+        search: SearchIndex,
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        let written = self.write_batch(events, shard, known_types, Outbox::Due(notifications));
+        let outbox = Outbox::Due(notifications);
+        let written = self.write_batch(events, shard, known_types, outbox, search);
         Ok(written.await?.0)
     }
 
@@ -68,8 +72,10 @@ impl Store {
         shard: i32,
         known_types: &HashSet<Vec<u8>>,
         outbox: Outbox<'_>,
+        search: SearchIndex,
     ) -> Result<(Vec<InsertOutcome>, u64), StoreError> {
         let rows = first_of_each_id(events);
+        let (sqlite, words) = (self.is_sqlite(), search::words_to_index(&rows, search));
         let written: Written = on_pool!(self, write, pool => {
             let mut conn = pool.acquire().await?;
             let written: Result<Written, sqlx::Error> = async {
@@ -83,6 +89,9 @@ impl Store {
                 let new_events: Vec<&NewEvent> = new_rows.iter().map(|(e, _)| *e).collect();
                 for mut query in side_tables(&new_events, shard, known_types) {
                     query.build().execute(&mut *tx).await?;
+                }
+                if let Some(mut insert) = search::insert_words(sqlite, &words, &fresh) {
+                    insert.build().execute(&mut *tx).await?;
                 }
                 let stored: Vec<(String, Vec<u8>)> = if taken.is_empty() {
                     Vec::new()

@@ -58,8 +58,12 @@ impl Store {
     }
 
     /// One page of events matching `params`, newest first, with one extra row (if there is
-    /// one) so the caller knows whether another page follows.
+    /// one) so the caller knows whether another page follows. With a search, the page is read
+    /// from the text index (see `search`).
     pub async fn list_events(&self, params: &ListParams) -> Result<Vec<StoredEvent>, StoreError> {
+        if let Some(search) = &params.filters.search {
+            return self.search_events(params, search).await;
+        }
         let types = self.types_to_read(params).await?;
         let driver = Driver::of(&params.filters, &types);
         if driver.keys.is_empty() {
@@ -75,6 +79,9 @@ impl Store {
     /// The database's plan for `list_events(params)`, one line per step: the evidence that
     /// pages are read through the index.
     pub async fn list_events_plan(&self, params: &ListParams) -> Result<Vec<String>, StoreError> {
+        if let Some(search) = &params.filters.search {
+            return self.search_events_plan(params, search).await;
+        }
         let types = self.types_to_read(params).await?;
         let driver = Driver::of(&params.filters, &types);
         if driver.keys.is_empty() {

@@ -1,6 +1,6 @@
 //! Deleting events older than a cutoff, in small transactions so that ingest never waits long:
 //! each takes the oldest `PRUNE_BATCH` events of one type (through the type/time index), deletes
-//! them and their notifications, subtracts them from their days' and hours' totals, and drops the
+//! them, their words in the search index and their notifications, subtracts them from their days' and hours' totals, and drops the
 //! totals of a day or hour left empty — all in the one transaction, so `/stats` and
 //! `/stats/timeline` always agree with the events table. On SQLite each batch borrows the single
 //! writer connection for one short transaction and gives it back, so the group-commit writer
@@ -16,7 +16,7 @@ use super::group_totals::{self, GroupedEvent};
 use super::hours::{self, HourTotals, floor_hour};
 use super::is_deadlock;
 use super::rollup::{DAY_US, floor_day};
-use super::{Store, on_pool, outbox};
+use super::{Store, on_pool, outbox, search};
 
 /// Events deleted per transaction.
 pub const PRUNE_BATCH: i64 = 500;
@@ -79,10 +79,19 @@ impl Store {
     }
 
     async fn prune_batch(&self, event_type: &[u8], cutoff_us: i64) -> Result<u64, sqlx::Error> {
+        let sqlite = self.is_sqlite();
         on_pool!(self, write, pool => {
             let mut conn = pool.acquire().await?;
             let pruned: Result<u64, sqlx::Error> = async {
                 let mut tx = Connection::begin(&mut *conn).await?;
+                if sqlite {
+                    sqlx::query(search::FORGET_OLDEST_SQLITE)
+                        .bind(event_type)
+                        .bind(cutoff_us)
+                        .bind(PRUNE_BATCH)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 let removed: Vec<Removed> = sqlx::query_as(DELETE_OLDEST)
                     .bind(event_type)
                     .bind(cutoff_us)

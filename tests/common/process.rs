@@ -30,6 +30,7 @@ const ENV_OF_THE_BINARY: &[&str] = &[
     "NOTIFY_RETRY_MAX_MS",
     "NOTIFY_TIMEOUT_MS",
     "NOTIFY_WORKER",
+    "SEARCH_INDEX",
     "WEBHOOK_URL",
     "LOG_FORMAT",
     "RUST_BACKTRACE",

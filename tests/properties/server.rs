@@ -45,6 +45,7 @@ impl Server {
             limits: Limits::default(),
             clock: dash_events::clock::Clock::system(),
             tls: None,
+            search_index: Default::default(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

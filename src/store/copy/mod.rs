@@ -14,7 +14,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::notifications::NotificationState;
 use super::outbox::Outbox;
-use super::{InsertOutcome, Store, StoreError, on_pool};
+use super::{InsertOutcome, SearchIndex, Store, StoreError, on_pool};
 use crate::event::{AuditFields, NewEvent};
 use crate::signature::DIGEST_LEN;
 
@@ -149,16 +149,19 @@ impl Store {
     }
 
     /// Stores `events` as `insert_batch` does (the totals included, in shard 0), and records the
-    /// `notifications` of those it stored or already held with the same content, in one
-    /// transaction; answers each event's outcome and how many notification rows were written.
+    /// `notifications` of those it stored or already held with the same content (and, when
+    /// `search` is on, the words of those it stored), in one transaction; answers each event's
+    /// outcome and how many notification rows were written.
     pub async fn copy_batch(
         &self,
         events: &[(&NewEvent, i64)],
         known_types: &HashSet<Vec<u8>>,
         notifications: &[CopiedNotification],
+        search: SearchIndex,
     ) -> Result<(Vec<InsertOutcome>, u64), StoreError> {
         let outbox = Outbox::Copied(notifications);
-        self.write_batch(events, 0, known_types, outbox).await
+        self.write_batch(events, 0, known_types, outbox, search)
+            .await
     }
 }
 

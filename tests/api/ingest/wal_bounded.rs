@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use dash_events::event::{NewEvent, parse_delivery};
-use dash_events::store::{Durability, Store};
+use dash_events::store::{Durability, SearchIndex, Store};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 use sqlx::{ConnectOptions, Connection};
 
@@ -55,7 +55,10 @@ async fn the_wal_is_restarted_under_continuous_ingest() {
 /// retried, which is not what this test is about.
 async fn insert_as_dash_would(store: &Store, rows: &[(&NewEvent, i64)], known: &HashSet<Vec<u8>>) {
     for _ in 0..RETRIES {
-        match store.insert_batch(rows, 0, known, &[]).await {
+        match store
+            .insert_batch(rows, 0, known, &[], SearchIndex::Off)
+            .await
+        {
             Ok(_) => return,
             Err(err) if err.is_transient() => eprintln!("insert retried after: {err}"),
             Err(err) => panic!("insert: {err:?}"),

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 use dash_events::event::{NewEvent, parse_delivery};
-use dash_events::store::{Durability, Store};
+use dash_events::store::{Durability, SearchIndex, Store};
 use futures::future::join_all;
 use serde_json::json;
 
@@ -170,7 +170,7 @@ pub(crate) async fn store_in_shards(db: &TestDb, sent: &[Sent]) {
     for (n, chunk) in events.chunks(50).enumerate() {
         let rows: Vec<(&NewEvent, i64)> = chunk.iter().map(|e| (e, 0)).collect();
         store
-            .insert_batch(&rows, n as i32 % 4, &HashSet::new(), &[])
+            .insert_batch(&rows, n as i32 % 4, &HashSet::new(), &[], SearchIndex::Off)
             .await
             .expect("insert a batch");
     }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use dash_events::event::parse_delivery;
-use dash_events::store::{Durability, Store};
+use dash_events::store::{Durability, SearchIndex, Store};
 
 use crate::backend::TestDb;
 
@@ -37,7 +37,13 @@ async fn folding_past_hours_keeps_their_totals_in_one_row_each(db: TestDb) {
             .collect();
         let events: Vec<_> = bodies.iter().map(|e| (e, 0_i64)).collect();
         store
-            .insert_batch(&events, (batch % 4) as i32, &HashSet::new(), &[])
+            .insert_batch(
+                &events,
+                (batch % 4) as i32,
+                &HashSet::new(),
+                &[],
+                SearchIndex::Off,
+            )
             .await
             .expect("insert");
     }

@@ -21,6 +21,7 @@ pub mod read_path;
 pub mod schema;
 pub mod schema_document;
 pub mod schema_outage;
+pub mod search;
 pub mod stats;
 pub mod stats_windows;
 pub mod timeline;

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashSet};
 use bytes::Bytes;
 use chrono::DateTime;
 use dash_events::event::{NewEvent, parse_delivery};
-use dash_events::store::{Durability, Store};
+use dash_events::store::{Durability, SearchIndex, Store};
 use dash_events::timeline::{Plan, Width};
 use futures::future::join_all;
 use serde_json::{Value, json};
@@ -240,7 +240,7 @@ async fn store_in_shards(db: &TestDb, sent: &[Sent]) {
     for (n, chunk) in events.chunks(100).enumerate() {
         let rows: Vec<(&NewEvent, i64)> = chunk.iter().map(|e| (e, 0)).collect();
         store
-            .insert_batch(&rows, n as i32 % 4, &HashSet::new(), &[])
+            .insert_batch(&rows, n as i32 % 4, &HashSet::new(), &[], SearchIndex::Off)
             .await
             .expect("insert a batch");
     }

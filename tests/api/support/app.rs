@@ -46,6 +46,7 @@ pub fn config(db: &TestDb) -> Config {
         limits: Limits::default(),
         clock: dash_events::clock::Clock::system(),
         tls: None,
+        search_index: Default::default(),
     }
 }
 

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 use dash_events::event::{NewEvent, parse_delivery};
-use dash_events::store::{Durability, Store};
+use dash_events::store::{Durability, SearchIndex, Store};
 use serde_json::{Value, json};
 
 use crate::backend::TestDb;
@@ -51,7 +51,7 @@ async fn insert_all(db: &TestDb, events: &[Value], signed: bool) {
             .collect();
         let rows: Vec<(&NewEvent, i64)> = parsed.iter().map(|e| (e, received_us)).collect();
         let outcomes = store
-            .insert_batch(&rows, 0, &HashSet::new(), &[])
+            .insert_batch(&rows, 0, &HashSet::new(), &[], SearchIndex::Off)
             .await
             .expect("insert a batch");
         assert!(

@@ -9,6 +9,7 @@ use crate::backend::TestDb;
 use crate::queries::export::all_pages;
 use crate::support::app::App;
 use dash_events::config::Config;
+use dash_events::store::SearchIndex;
 
 both_backends!(
     query_prints_what_the_api_answers_with_serve_stopped,
@@ -189,8 +190,8 @@ async fn query_filters_by_ids_and_data_like_the_api(db: TestDb) {
 }
 
 async fn query_searches_like_the_api(db: TestDb) {
-    // Becomes `|config| config.search_index = SearchIndex::On` when the search index lands.
-    check_cases(&db, search_cases(), |_| {}).await;
+    let with_index = |config: &mut Config| config.search_index = SearchIndex::On;
+    check_cases(&db, search_cases(), with_index).await;
 }
 
 /// Stores the test's events through a server started with `configure`, asks `GET /events`
