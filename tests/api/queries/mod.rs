@@ -6,6 +6,7 @@ pub mod auth;
 pub mod event_lookup;
 pub mod events_query;
 pub mod export;
+pub mod export_csv;
 pub mod export_memory;
 pub mod hour_shards;
 pub mod pagination;
