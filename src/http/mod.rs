@@ -3,6 +3,7 @@
 //! pure functions and the store.
 
 mod auth;
+mod download_link;
 mod events;
 mod export;
 mod health;
@@ -70,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .merge(timeline::router())
         .merge(stream::router())
         .merge(export::router())
+        .merge(download_link::router())
         .merge(notifications::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

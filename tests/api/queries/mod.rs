@@ -3,6 +3,7 @@
 //! it.
 
 pub mod auth;
+pub mod download_links;
 pub mod event_lookup;
 pub mod events_query;
 pub mod export;
