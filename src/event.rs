@@ -57,6 +57,8 @@ pub struct NewEvent {
     pub body: Bytes,
     /// The HMAC that verified the delivery (set by the receiver once it has checked it).
     pub signature: Option<[u8; crate::signature::DIGEST_LEN]>,
+    /// The fields the audit filters and group totals index.
+    pub audit: AuditFields,
 }
 
 /// Validates a delivery body whose signature has already been verified.
@@ -94,6 +96,7 @@ pub fn parse_delivery(body: Bytes) -> Result<NewEvent, InvalidEvent> {
         content_hash,
         cost: finite_number(data, "cost"),
         duration_ms: finite_number(data, "durationMs"),
+        audit: AuditFields::of(&object),
         body,
         signature: None,
     })
@@ -183,12 +186,6 @@ fn optional_str<'a>(
     }
 }
 
-fn finite_number(data: &Map<String, Value>, field: &str) -> Option<f64> {
-    data.get(field)
-        .and_then(Value::as_f64)
-        .filter(|n| n.abs() <= MAX_STATS_NUMBER)
-}
-
 /// Hashes the fields the contract compares for "same content". A JSON array frames them
 /// unambiguously, and `data` serialises with sorted keys, so key order does not matter. Lone
 /// surrogates were read as U+FFFD, so the units they stood for are added when there are any.
@@ -212,7 +209,11 @@ fn invalid(message: impl Into<String>) -> InvalidEvent {
     InvalidEvent(message.into())
 }
 
+mod audit;
 mod lenient;
+
+pub use audit::AuditFields;
+use audit::finite_number;
 
 #[cfg(test)]
 mod tests;

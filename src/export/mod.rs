@@ -55,33 +55,37 @@ pub fn pages(
         cursor: None,
         ..params
     };
-    futures_util::stream::try_unfold(Reading::Start(store, first), move |state| async move {
-        let (mut merge, first) = match state {
-            Reading::Start(store, params) => (Merge::new(store, params).await?, true),
-            Reading::On(merge) => (merge, false),
-            Reading::Done => return Ok(None),
-        };
-        let rows = merge.next_page().await?;
-        // The first page is answered even when empty; a later empty one ends the export.
-        if rows.is_empty() && !first {
-            return Ok(None);
-        }
-        let page = match format {
-            Format::Ndjson => render_ndjson(&rows)?,
-            Format::Csv => render_csv(&rows, first)?,
-        };
-        let next = if merge.is_done() {
-            Reading::Done
-        } else {
-            Reading::On(merge)
-        };
-        Ok(Some((page, next)))
-    })
+    futures_util::stream::try_unfold(
+        Reading::Start(store, Box::new(first)),
+        move |state| async move {
+            let (mut merge, first) = match state {
+                Reading::Start(store, params) => (Merge::new(store, *params).await?, true),
+                Reading::On(merge) => (merge, false),
+                Reading::Done => return Ok(None),
+            };
+            let rows = merge.next_page().await?;
+            // The first page is answered even when empty; a later empty one ends the export.
+            if rows.is_empty() && !first {
+                return Ok(None);
+            }
+            let page = match format {
+                Format::Ndjson => render_ndjson(&rows)?,
+                Format::Csv => render_csv(&rows, first)?,
+            };
+            let next = if merge.is_done() {
+                Reading::Done
+            } else {
+                Reading::On(merge)
+            };
+            Ok(Some((page, next)))
+        },
+    )
 }
 
 /// Where an export stands between two pages.
 enum Reading {
-    Start(Store, ListParams),
+    // Boxed: the parameters (with their audit filters) are several times the size of a `Merge`.
+    Start(Store, Box<ListParams>),
     On(Merge),
     Done,
 }

@@ -1,7 +1,10 @@
 //! The parameters of `GET /events`, of its export (`GET /events/export`) and of the live stream
-//! (`GET /events/stream`): the shared filters (`type`, `since`, `until`) and the page.
+//! (`GET /events/stream`): the shared filters (`type`, `since`, `until`, the audit filters) and
+//! the page. Only the list and the export take the text search `q`.
 
-use super::{BadParam, TimeRange, bad, first_of, pairs, parse_type_filter, whole_number_up_to};
+use super::{
+    AuditFilters, BadParam, TimeRange, bad, first_of, pairs, parse_type_filter, whole_number_up_to,
+};
 use crate::cursor::Cursor;
 
 /// Largest page `GET /events` returns.
@@ -13,12 +16,14 @@ pub const DEFAULT_LIMIT: u32 = 100;
 pub const EXPORT_PAGE: u32 = 250;
 
 /// The filters and page of `GET /events`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListParams {
     /// Only these types; empty means all.
     pub types: Vec<String>,
     /// The time window.
     pub range: TimeRange,
+    /// The audit filters, `q` included.
+    pub filters: AuditFilters,
     /// Page size.
     pub limit: u32,
     /// Where the page starts, if not at the newest event.
@@ -26,20 +31,28 @@ pub struct ListParams {
 }
 
 /// The filters of `GET /events/stream`: those of `GET /events`, without its paging.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamParams {
     /// Only these types; empty means all.
     pub types: Vec<String>,
     /// The window over the events' own timestamps.
     pub range: TimeRange,
+    /// The audit filters (never `q`: a stream does not search).
+    pub filters: AuditFilters,
 }
 
 impl ListParams {
     /// Parses the raw query string of `GET /events`.
     pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
+        Self::parse_searching(query, true)
+    }
+
+    /// `parse`, with `q` accepted or refused.
+    fn parse_searching(query: Option<&str>, accepts_search: bool) -> Result<Self, BadParam> {
         let mut params = Self {
             types: parse_type_filter(query)?,
             range: TimeRange::parse(query)?,
+            filters: AuditFilters::parse(query, accepts_search)?,
             limit: DEFAULT_LIMIT,
             cursor: None,
         };
@@ -70,8 +83,8 @@ impl ListParams {
 }
 
 impl StreamParams {
-    /// Parses the raw query string of `GET /events/stream`: `type`, `since` and `until` exactly
-    /// as `GET /events` does. A stream is not paged, so `limit` and `cursor` are refused rather
+    /// Parses the raw query string of `GET /events/stream`: the filters exactly as `GET /events`
+    /// reads them, but for `q`, which is refused (a stream does not search). A stream is not paged, so `limit` and `cursor` are refused rather
     /// than ignored (a client sending them expects something this endpoint does not do).
     pub fn parse(query: Option<&str>) -> Result<Self, BadParam> {
         if let Some(key) = first_of(query, &["limit", "cursor"]) {
@@ -79,10 +92,11 @@ impl StreamParams {
                 "{key}: not accepted by /events/stream (it is not paged; resume with Last-Event-ID)"
             )));
         }
-        let list = ListParams::parse(query)?;
+        let list = ListParams::parse_searching(query, false)?;
         Ok(Self {
             types: list.types,
             range: list.range,
+            filters: list.filters,
         })
     }
 }
@@ -110,6 +124,23 @@ mod tests {
         assert_eq!(params.limit, DEFAULT_LIMIT);
         assert_eq!(params.range, TimeRange::ALL);
         assert!(params.types.is_empty() && params.cursor.is_none());
+        assert!(params.filters.is_empty());
+    }
+
+    #[test]
+    fn audit_filters_are_read_and_only_the_list_and_export_search() {
+        let query = "agentId=b,a&data.status=ok&q=migration&type=t";
+        let filters = AuditFilters::parse(Some(query), true).unwrap();
+        assert_eq!(ListParams::parse(Some(query)).unwrap().filters, filters);
+        assert_eq!(
+            ListParams::parse_export(Some(query)).unwrap().filters,
+            filters
+        );
+        let err = StreamParams::parse(Some(query)).unwrap_err();
+        assert!(err.0.starts_with("q: not accepted"), "{}", err.0);
+        let stream = StreamParams::parse(Some("agentId=b,a&data.status=ok")).unwrap();
+        assert_eq!(stream.filters.agent_ids, ["a", "b"]);
+        assert_eq!(stream.filters.data, filters.data);
     }
 
     #[test]
@@ -135,6 +166,11 @@ mod tests {
             ("cursor=", "cursor"),
             ("type=", "type"),
             ("type=a,,b", "type"),
+            ("agentId=", "agentId"),
+            ("webhookId=a,,b", "webhookId"),
+            ("data.a.b=1", "data.a.b"),
+            ("data.x=", "data.x"),
+            ("q=", "q"),
         ];
         for (query, name) in cases {
             let err = ListParams::parse(Some(query)).expect_err(query);

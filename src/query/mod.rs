@@ -2,20 +2,29 @@
 //! names the parameter, never a 500. This module holds what every endpoint's parameters share —
 //! the raw `key=value` pairs, the `type` filter (comma-separated, the parameter possibly
 //! repeated), `since`/`until` as RFC 3339 times, whole-number limits and the `BadParam` error —
-//! and its submodules read each endpoint's parameters with them: `list` those of `GET /events`,
-//! its export and `GET /events/stream`, `timeline` those of `GET /stats/timeline`, and
-//! `notifications` those of `GET /notifications` (the last two only with the `server` feature,
-//! as they build the server's types).
+//! and its submodules read the rest with them: `filter` the audit filters every event-reading
+//! endpoint takes (ids, `data.` fields, `q`), `list` the parameters of `GET /events`, its export
+//! and `GET /events/stream`, `stats` those of `GET /stats`, `groups` those of `GET /stats/groups`,
+//! `timeline` those of `GET /stats/timeline`, and `notifications` those of `GET /notifications`
+//! (the last two only with the `server` feature, as they build the server's types).
 
+mod filter;
+mod groups;
 mod list;
 #[cfg(feature = "server")]
 pub mod notifications;
+mod stats;
 #[cfg(feature = "server")]
 mod timeline;
 
 use crate::event::parse_timestamp;
 
+pub use filter::{
+    AuditFilters, DataFilter, DataValue, MAX_DATA_WINDOW_US, MAX_FILTER_VALUES, MAX_SEARCH_CHARS,
+};
+pub use groups::{DEFAULT_GROUPS, GroupBy, GroupCursor, GroupParams, GroupSort, MAX_GROUPS};
 pub use list::{DEFAULT_LIMIT, EXPORT_PAGE, ListParams, MAX_LIMIT, StreamParams};
+pub use stats::StatsParams;
 #[cfg(feature = "server")]
 pub use timeline::TimelineParams;
 

@@ -1,16 +1,18 @@
-//! The parameters of `GET /stats/timeline`: the shared filters (`type`, `since`, `until`) and
-//! the bucket width. What a width means and how a range is cut into buckets is `crate::timeline`'s.
+//! The parameters of `GET /stats/timeline`: the shared filters (`type`, `since`, `until`, the
+//! audit filters but `q`) and the bucket width. What a width means and how a range is cut into buckets is `crate::timeline`'s.
 
-use super::{BadParam, TimeRange, bad, pairs, parse_type_filter};
+use super::{AuditFilters, BadParam, TimeRange, bad, pairs, parse_type_filter};
 use crate::timeline::Width;
 
 /// The parameters of `GET /stats/timeline`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TimelineParams {
     /// Only these types; empty means all.
     pub types: Vec<String>,
     /// `since` / `until` as given; an absent bound is `TimeRange::ALL`'s.
     pub range: TimeRange,
+    /// The audit filters (`q` is refused).
+    pub filters: AuditFilters,
     /// The bucket width, `hour` unless given.
     pub width: Width,
 }
@@ -31,6 +33,7 @@ impl TimelineParams {
         Ok(Self {
             types: parse_type_filter(query)?,
             range: TimeRange::parse(query)?,
+            filters: AuditFilters::parse(query, false)?,
             width,
         })
     }
@@ -55,11 +58,17 @@ mod tests {
         assert_eq!(params.range.since_us, 0);
         assert!(!params.bounded());
         assert_eq!(TimelineParams::parse(None).unwrap().width, Width::Hour);
+        assert!(TimelineParams::parse(None).unwrap().filters.is_empty());
+        let filtered = TimelineParams::parse(Some("swarmId=s&data.n=1")).unwrap();
+        assert_eq!(filtered.filters.swarm_ids, ["s"]);
         for (query, name) in [
             ("bucket=week", "bucket"),
             ("bucket=", "bucket"),
             ("until=x", "until"),
             ("type=", "type"),
+            ("instanceId=", "instanceId"),
+            ("data.=1", "data."),
+            ("q=x", "q"),
         ] {
             let err = TimelineParams::parse(Some(query)).unwrap_err();
             assert!(err.0.starts_with(name), "{query}: {}", err.0);

@@ -1,6 +1,6 @@
 //! Inserting a batch of events in one transaction: one multi-row insert that skips ids already
 //! stored, then for the events it did insert their new types, an upsert of their daily and
-//! hourly totals and their notifications (see `outbox`, also for a copy's), and one commit (one
+//! hourly totals, their group totals and their notifications (see `outbox`, also for a copy's), and one commit (one
 //! fsync). Rows are inserted in id order and totals in (type, day) then (type, hour) order, so
 //! two receivers writing overlapping batches take their locks in the same order. The stored
 //! hashes of the skipped ids decide duplicate or conflict.
@@ -11,11 +11,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::outbox::{self, Outbox};
-use super::{InsertOutcome, Store, hours, on_pool, rollup};
+use super::{InsertOutcome, Store, group_totals, hours, on_pool, rollup};
 use crate::event::NewEvent;
 
-const INSERT_EVENTS: &str = "insert into events \
-    (id, type, ts_us, received_us, content_hash, cost, duration_ms, body, signature) ";
+const INSERT_EVENTS: &str = "insert into events (id, type, ts_us, received_us, content_hash, \
+    cost, duration_ms, body, signature, agent_id, swarm_id, workflow_id, instance_id, \
+    webhook_id, total_cost) ";
 const INSERT_TYPES: &str = "insert into event_types (type) ";
 const SELECT_HASHES: &str = "select id, content_hash from events where id in (";
 pub(super) const UPSERT_STATS: &str = "insert into event_stats \
@@ -126,6 +127,7 @@ where
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
     Option<&'a [u8]>: Encode<'a, DB> + Type<DB>,
+    Option<&'a str>: Encode<'a, DB> + Type<DB>,
 {
     let mut insert = QueryBuilder::new(INSERT_EVENTS);
     insert.push_values(rows, |mut row, (event, received_us)| {
@@ -138,6 +140,13 @@ where
             .push_bind(event.duration_ms)
             .push_bind(event.body.as_ref())
             .push_bind(event.signature.as_ref().map(<[u8; 32]>::as_slice));
+        let audit = &event.audit;
+        row.push_bind(audit.agent_id.as_deref())
+            .push_bind(audit.swarm_id.as_deref())
+            .push_bind(audit.workflow_id.as_deref())
+            .push_bind(audit.instance_id.as_deref())
+            .push_bind(audit.webhook_id.as_deref())
+            .push_bind(audit.total_cost);
     });
     insert.push(" on conflict (id) do nothing");
     insert
@@ -170,6 +179,8 @@ where
     i32: Encode<'a, DB> + Type<DB>,
     i64: Encode<'a, DB> + Type<DB>,
     f64: Encode<'a, DB> + Type<DB>,
+    Option<f64>: Encode<'a, DB> + Type<DB>,
+    String: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
 {
     let buckets = rollup::buckets(new_events.iter().copied());
@@ -202,6 +213,11 @@ where
         queries.push(upsert);
         let by_hour = hours::inserted_hours(new_events.iter().copied());
         queries.push(hours::upsert_hours(by_hour, shard));
+        let by_group = group_totals::inserted_groups(new_events.iter().copied());
+        let rows = by_group
+            .into_iter()
+            .map(|((t, key), totals)| (t, key, totals));
+        queries.push(group_totals::upsert_groups(rows, shard));
     }
     queries
 }
@@ -261,6 +277,7 @@ mod tests {
             duration_ms: None,
             body: Bytes::new(),
             signature: None,
+            audit: Default::default(),
         }
     }
 

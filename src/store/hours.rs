@@ -104,6 +104,7 @@ mod tests {
             duration_ms: None,
             body: Bytes::new(),
             signature: None,
+            audit: Default::default(),
         }
     }
 

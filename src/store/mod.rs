@@ -12,6 +12,7 @@ mod batch;
 mod copy;
 mod error;
 mod events;
+mod group_totals;
 mod hours;
 mod integrity;
 mod notifications;

@@ -7,11 +7,12 @@
 //! takes turns with it.
 
 use super::StoreError;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use super::batch::{UPSERT_STATS, UPSERT_STATS_CONFLICT};
+use super::group_totals::{self, GroupedEvent};
 use super::hours::{self, HourTotals, floor_hour};
 use super::is_deadlock;
 use super::rollup::{DAY_US, floor_day};
@@ -26,7 +27,8 @@ const DEADLOCK_RETRIES: usize = 3;
 // each subtracts from the totals exactly the events it removed.
 const DELETE_OLDEST: &str = "delete from events where id in \
     (select id from events where type = $1 and ts_us < $2 order by ts_us limit $3) \
-    returning id, ts_us, cost, duration_ms";
+    returning id, ts_us, cost, duration_ms, total_cost, agent_id, swarm_id, workflow_id, \
+    instance_id, webhook_id";
 const DROP_EMPTY_DAY: &str = "delete from event_stats where type = $1 and day_us = $2 \
     and not exists (select 1 from events where type = $1 and ts_us >= $2 and ts_us < $3)";
 
@@ -34,9 +36,8 @@ const DROP_EMPTY_DAY: &str = "delete from event_stats where type = $1 and day_us
 #[derive(sqlx::FromRow)]
 struct Removed {
     id: String,
-    ts_us: i64,
-    cost: Option<f64>,
-    duration_ms: Option<f64>,
+    #[sqlx(flatten)]
+    columns: GroupedEvent,
 }
 
 /// The totals one batch removes from one day: events, cost, duration sum, duration count.
@@ -121,6 +122,20 @@ impl Store {
                 for mut statement in hour_statements(event_type, &removed) {
                     statement.build().execute(&mut *tx).await?;
                 }
+                let gone = group_totals::totals_by_key(removed.iter().map(|r| &r.columns));
+                if !gone.is_empty() {
+                    let hours: BTreeSet<i64> = gone.keys().map(|key| key.hour_us).collect();
+                    let hours: Vec<i64> = hours.into_iter().collect();
+                    let current = group_totals::select_current(event_type, &hours)
+                        .build_query_as()
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    for step in group_totals::prune_steps(gone, current) {
+                        for mut statement in group_totals::prune_statements(event_type, &step) {
+                            statement.build().execute(&mut *tx).await?;
+                        }
+                    }
+                }
                 tx.commit().await?;
                 Ok(removed.len() as u64)
             }
@@ -139,10 +154,10 @@ impl Store {
 fn day_totals(removed: &[Removed]) -> BTreeMap<i64, DayTotals> {
     let mut days: BTreeMap<i64, DayTotals> = BTreeMap::new();
     for event in removed {
-        let totals = days.entry(floor_day(event.ts_us)).or_default();
+        let totals = days.entry(floor_day(event.columns.ts_us)).or_default();
         totals.0 += 1;
-        totals.1 += event.cost.unwrap_or(0.0);
-        if let Some(duration) = event.duration_ms {
+        totals.1 += event.columns.cost.unwrap_or(0.0);
+        if let Some(duration) = event.columns.duration_ms {
             totals.2 += duration;
             totals.3 += 1;
         }
@@ -179,9 +194,9 @@ where
 fn hour_totals(removed: &[Removed]) -> BTreeMap<i64, HourTotals> {
     let mut by_hour: BTreeMap<i64, HourTotals> = BTreeMap::new();
     for event in removed {
-        let totals = by_hour.entry(floor_hour(event.ts_us)).or_default();
+        let totals = by_hour.entry(floor_hour(event.columns.ts_us)).or_default();
         totals.0 += 1;
-        totals.1 += event.cost.unwrap_or(0.0);
+        totals.1 += event.columns.cost.unwrap_or(0.0);
     }
     by_hour
 }
@@ -195,21 +210,30 @@ mod tests {
         let removed = [
             Removed {
                 id: "x".into(),
-                ts_us: 5,
-                cost: Some(0.5),
-                duration_ms: Some(10.0),
+                columns: GroupedEvent {
+                    ts_us: 5,
+                    cost: Some(0.5),
+                    duration_ms: Some(10.0),
+                    ..GroupedEvent::default()
+                },
             },
             Removed {
                 id: "x".into(),
-                ts_us: DAY_US - 1,
-                cost: None,
-                duration_ms: None,
+                columns: GroupedEvent {
+                    ts_us: DAY_US - 1,
+                    cost: None,
+                    duration_ms: None,
+                    ..GroupedEvent::default()
+                },
             },
             Removed {
                 id: "x".into(),
-                ts_us: DAY_US,
-                cost: Some(1.0),
-                duration_ms: Some(30.0),
+                columns: GroupedEvent {
+                    ts_us: DAY_US,
+                    cost: Some(1.0),
+                    duration_ms: Some(30.0),
+                    ..GroupedEvent::default()
+                },
             },
         ];
         let days = day_totals(&removed);

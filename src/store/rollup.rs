@@ -134,6 +134,7 @@ mod tests {
             duration_ms,
             body: Bytes::new(),
             signature: None,
+            audit: Default::default(),
         }
     }
 

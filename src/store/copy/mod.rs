@@ -15,7 +15,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 use super::notifications::NotificationState;
 use super::outbox::Outbox;
 use super::{InsertOutcome, Store, StoreError, on_pool};
-use crate::event::NewEvent;
+use crate::event::{AuditFields, NewEvent};
 use crate::signature::DIGEST_LEN;
 
 const SELECT_EVENTS: &str = "select id, type, ts_us, received_us, content_hash, cost, \
@@ -74,6 +74,7 @@ impl CopiedEvent {
                     .map_err(|_| format!("a signature that is not {DIGEST_LEN} bytes long"))?,
             ),
         };
+        let audit = AuditFields::of_body(&self.body);
         let event = NewEvent {
             id: self.id,
             event_type,
@@ -83,6 +84,7 @@ impl CopiedEvent {
             duration_ms: self.duration_ms,
             body: Bytes::from(self.body),
             signature,
+            audit,
         };
         Ok((event, self.received_us))
     }

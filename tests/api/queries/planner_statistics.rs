@@ -2,7 +2,7 @@
 //! statistics said "empty" must not keep the plan that sorts every event of a type for one page.
 //! The service analyzes its tables itself once they changed enough, and only then.
 
-use dash_events::query::{ListParams, TimeRange};
+use dash_events::query::{AuditFilters, ListParams, TimeRange};
 use dash_events::store::{Durability, Store};
 
 use crate::backend::TestDb;
@@ -95,6 +95,7 @@ fn one_type_page() -> ListParams {
             since_us: i64::MIN,
             until_us: i64::MAX,
         },
+        filters: AuditFilters::default(),
         limit: 50,
         cursor: None,
     }

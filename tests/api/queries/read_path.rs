@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use dash_events::cursor::Cursor;
-use dash_events::query::{ListParams, TimeRange};
+use dash_events::query::{AuditFilters, ListParams, TimeRange};
 use dash_events::store::{Durability, Store};
 
 use crate::backend::{Backend, TestDb};
@@ -162,6 +162,7 @@ fn list_params(event_type: Option<&str>, since_us: i64) -> ListParams {
             since_us,
             until_us: i64::MAX,
         },
+        filters: AuditFilters::default(),
         limit: 100,
         cursor: None,
     }
