@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The web page in a real browser: starts `dash-events serve` (debug build) on 127.0.0.1 port 0
 # with an API token and a fresh SQLite file, then tests/browser drives headless Chromium through
-# it (tests/browser/viewer.mjs: token, events, type filter, live arrival, detail, paging) after
+# it (tests/browser/viewer.mjs: token, events, type filter, live arrival, detail, paging, CSV
+# download, id links in the URL and back, search, cost by group) after
 # the unit tests of the page's stream parser. Screenshots go to target/ci-artifacts/. Installs
 # Chromium (Debian packages) and the npm packages when they are missing. Bounded: the server must
 # listen within 60 s and the browser run ends within BROWSER_TIME_LIMIT seconds (default 300).
