@@ -1,7 +1,8 @@
 //! `GET /events/export`: every event matching the filters of `GET /events`, newest first, as an
-//! NDJSON or CSV body streamed page by page (see `crate::export`), offered as a file to save. The body is sent with chunked
-//! transfer encoding; if the database fails after the head was sent, the connection is closed
-//! without the final chunk, so the client sees a truncated transfer rather than a short file.
+//! NDJSON or CSV body streamed page by page (see `crate::export`), offered as a file to save.
+//! The body is sent with chunked transfer encoding; if the database fails after the head was
+//! sent, the connection is closed without the final chunk, so the client sees a truncated
+//! transfer rather than a short file.
 
 use axum::Router;
 use axum::body::Body;
