@@ -4,12 +4,13 @@
 // dialog, live events from /events/stream and the CSV download. Ids, types and days are links
 // that filter the view. A 401 anywhere shows the token form.
 
-import { ApiError, Unauthorized, authHeaders, forgetToken, getBytes, getJson, postJson, setToken, token, withQuery } from './api.js';
+import { ApiError, Unauthorized, authHeaders, forgetToken, getJson, setToken, token, withQuery } from './api.js';
 import { drawCost, drawCounts, typeColor } from './charts.js';
-import { ID_FILTERS, apiParams, emptyFilters, idOf, matchesEvent, readFilters, sinceOf, withChange, writeFilters } from './filters.js';
+import { followDownloadLink, showDetail } from './detail.js';
+import { ID_FILTERS, apiParams, emptyFilters, matchesEvent, readFilters, sinceOf, withChange, writeFilters } from './filters.js';
 import { GroupTable } from './groups.js';
 import { follow } from './sse.js';
-import { EventTable, formatCost, formatDuration } from './table.js';
+import { EventTable, formatCost } from './table.js';
 
 const DOCUMENTED_TYPES = ['agent:start', 'agent:complete', 'agent:error', 'swarm:start',
   'swarm:complete', 'swarm:progress', 'workflow:start', 'workflow:complete',
@@ -345,61 +346,15 @@ function unlock() {
   $('sign-out').hidden = !token();
 }
 
-const ID_LABELS = { agentId: 'Agent', swarmId: 'Swarm', workflowId: 'Workflow', instanceId: 'Instance', webhookId: 'Webhook' };
-
-async function openDetail(event) {
-  const dialog = $('detail');
-  $('detail-title').textContent = `${event.type} · ${event.id}`;
-  const ids = ['agentId', 'swarmId', 'workflowId', 'instanceId', 'webhookId'].map((key) => {
-    const value = idOf(event, key);
-    return [ID_LABELS[key], value === null ? '—' : idLink(key, value)];
-  });
-  const fields = [['Id', event.id], ['Type', event.type], ['Timestamp', event.timestamp],
-    ['Received', event.receivedAt], ...ids,
-    ['Cost', formatCost(event.data?.cost) || '—'], ['Duration', formatDuration(event.data?.durationMs) || '—']];
-  $('detail-meta').replaceChildren(...fields.flatMap(([name, value]) => {
-    const dt = document.createElement('dt');
-    dt.textContent = name;
-    const dd = document.createElement('dd');
-    if (value instanceof Node) dd.append(value); else dd.textContent = String(value);
-    return [dt, dd];
-  }));
-  $('detail-json').textContent = JSON.stringify(event, null, 2);
-  $('detail-body').textContent = 'Loading…';
-  $('body-size').textContent = '';
-  if (!dialog.open) dialog.showModal();
-  try {
-    const bytes = await getBytes(`/events/${encodeURIComponent(event.id)}/body`);
-    $('detail-body').textContent = new TextDecoder().decode(bytes);
-    $('body-size').textContent = `(${bytes.length} bytes)`;
-  } catch (err) {
-    $('detail-body').textContent = `Could not load the body: ${err.message}`;
-    if (err instanceof Unauthorized) { dialog.close(); askForToken('The token was refused.'); }
-  }
+function openDetail(event) {
+  showDetail(event, { idLink, onUnauthorized: () => askForToken('The token was refused.') });
 }
 
-// ---- download -------------------------------------------------------------------------------
-
-/**
- * The "Download CSV" link is followed by the browser, which streams the export to disk. A
- * followed link cannot carry the bearer token, so with one the page first asks the API for a
- * download link (valid 60 s, for exactly this export) and follows that instead.
- */
-async function downloadWithToken(e) {
-  if (!token()) return;
+function downloadWithToken(e) {
+  if (!token()) return; // no token: the browser follows the plain link
   e.preventDefault();
-  const href = $('download-csv').getAttribute('href');
-  try {
-    const link = await postJson(href.replace('/events/export', '/events/export/links'));
-    const a = document.createElement('a');
-    a.href = link.url;
-    a.download = '';
-    document.body.append(a);
-    a.click();
-    a.remove();
-  } catch (err) {
-    handleFailure(err, 'Download');
-  }
+  followDownloadLink($('download-csv').getAttribute('href'))
+    .catch((err) => handleFailure(err, 'Download'));
 }
 
 // ---- wiring ---------------------------------------------------------------------------------
