@@ -38,6 +38,8 @@ make_work_dir
 
 export WEBHOOK_SECRET="browser-secret-$RANDOM$RANDOM"
 export API_TOKEN="browser-token-$RANDOM$RANDOM"
+# The page's search box needs the text index (`serve --search-index`).
+export SEARCH_INDEX=true
 env -u DATABASE_URL -u LISTEN_ADDR -u WEBHOOK_SECRET_PREVIOUS -u MAX_BODY_BYTES NO_COLOR=1 RUST_LOG=info \
   "$binary" serve --listen 127.0.0.1:0 --database-url "sqlite://$work/events.db" \
   >"$work/serve.log" 2>&1 &
