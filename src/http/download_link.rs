@@ -85,7 +85,9 @@ pub async fn create_download_link(
 ) -> Result<Json<DownloadLink>, AppError> {
     let query = query.unwrap_or_default();
     // Refused here, as the export would refuse them, rather than in the browser's download.
-    ListParams::parse_export(Some(&query))?;
+    let params = ListParams::parse_export(Some(&query))?;
+    let now_us = state.config.clock.now_us();
+    params.filters.check_window(&params.range, now_us)?;
     Format::parse(Some(&query))?;
     if let Some((key, _)) = pairs(Some(&query)).find(|(k, _)| k == "expires" || k == "signature") {
         return Err(AppError::BadRequest(format!("{key}: set by this service")));
@@ -95,7 +97,7 @@ pub async fn create_download_link(
         .api_token
         .as_ref()
         .map(|t| t.expose().as_bytes());
-    let expires_s = state.config.clock.now_us() / 1_000_000 + LINK_LIFETIME_S;
+    let expires_s = now_us / 1_000_000 + LINK_LIFETIME_S;
     Ok(Json(DownloadLink {
         url: sign(key.unwrap_or_default(), &query, expires_s),
         expires_at: format_micros(expires_s * 1_000_000),

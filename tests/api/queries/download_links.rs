@@ -100,6 +100,7 @@ async fn download_links_need_the_token_and_valid_parameters(db: TestDb) {
         ("format=xml", "format"),
         ("limit=5", "limit"),
         ("since=yesterday", "since"),
+        ("data.model=gpt", "since"),
         ("signature=abc", "signature"),
         ("format=csv&expires=1", "expires"),
     ] {
