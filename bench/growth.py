@@ -356,12 +356,34 @@ def query_timings(port: int, repeats: int) -> dict:
         "events type page 50": timed(page_50(base, kind), repeats),
         "events since a day, first page": timed(f"{base}/events?limit=50&since={day}", repeats),
         "events type since a day, page 50": timed(page_50(base, dict(kind, since=day)), repeats),
+        **audit_filter_timings(base, repeats),
         "stats, everything": timed(f"{base}/stats", repeats),
         "stats, a day": timed(f"{base}/stats?since={day}", repeats),
         "timeline, a month by hour": timed(
             f"{base}/stats/timeline?since={month}&until={iso(now)}&bucket=hour", repeats),
     }
     out["export"] = export_rate(f"{base}/events/export?since={iso(now - 3 * 86400)}")
+    return out
+
+
+# Ids the load generator's events carry (`send_test::sample_data`, `load::events`): one agent
+# of its fifty, its one swarm and workflow, and the instance every event names.
+AUDIT_FILTERS = {
+    "agentId": "agent-117",
+    "swarmId": "swarm-1",
+    "workflowId": "wf-1",
+    "instanceId": "inst_bench",
+}
+
+
+def audit_filter_timings(base: str, repeats: int) -> dict:
+    """The first and the 50th page of events filtered by each indexed id."""
+    out = {}
+    for name, value in AUDIT_FILTERS.items():
+        query = {name: value}
+        first = f"{base}/events?{urllib.parse.urlencode(dict(query, limit='50'))}"
+        out[f"events {name} first page"] = timed(first, repeats)
+        out[f"events {name} page 50"] = timed(page_50(base, query), repeats)
     return out
 
 

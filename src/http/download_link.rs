@@ -19,7 +19,7 @@ use sha2::Sha256;
 use utoipa::ToSchema;
 
 use super::AppState;
-use super::openapi::ErrorBody;
+use super::openapi::{AuditFilterParams, ErrorBody};
 use crate::error::AppError;
 use crate::event::format_micros;
 use crate::export::Format;
@@ -71,6 +71,7 @@ pub fn router() -> Router<AppState> {
         ("type" = Option<String>, Query, description = "As on GET /events/export"),
         ("since" = Option<String>, Query, format = DateTime, description = "As on GET /events/export"),
         ("until" = Option<String>, Query, format = DateTime, description = "As on GET /events/export"),
+        AuditFilterParams,
         ("format" = Option<String>, Query, pattern = "^(ndjson|csv)$", description = "As on GET /events/export"),
     ),
     responses(

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::AppState;
-use super::openapi::{ErrorBody, Event, EventPage};
+use super::openapi::{AuditFilterParams, ErrorBody, Event, EventPage};
 use crate::cursor::Cursor;
 use crate::error::AppError;
 use crate::event::render_event;
@@ -28,6 +28,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Events newest first, filtered and paged.
+///
+/// `data.<field>=<value>` (the field 1 to 64 of A-Z, a-z, 0-9, `_`, `-`; repeatable) keeps
+/// events whose top-level `data` field equals the value: a JSON number compares as a number,
+/// `true`/`false` as a boolean, a JSON string literal (`"42"`) as that string, any other text as
+/// a string. Repeats of one field OR, different fields AND; at most 20 values in all. It is not
+/// indexed, so it needs `since` and a window (to `until`, or now) of at most 31 days.
 #[utoipa::path(get, path = "/events", tag = "query",
     params(
         ("type" = Option<String>, Query, pattern = "^[^,]+(,[^,]+)*$",
@@ -36,6 +42,7 @@ pub fn router() -> Router<AppState> {
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 1000, description = "Page size, default 100"),
         ("cursor" = Option<String>, Query, min_length = 1, description = "nextCursor of the previous page"),
+        AuditFilterParams,
     ),
     responses(
         (status = 200, body = EventPage),
@@ -49,6 +56,9 @@ pub async fn list_events(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, AppError> {
     let params = ListParams::parse(query.as_deref())?;
+    params
+        .filters
+        .check_window(&params.range, state.config.clock.now_us())?;
     let mut rows = state.store.list_events(&params).await?;
     let next_cursor = take_next_cursor(&mut rows, params.limit as usize);
     let events = rows.iter().map(render).collect::<Result<Vec<_>, _>>()?;

@@ -13,7 +13,7 @@ use axum::routing::get;
 use futures_util::StreamExt;
 
 use super::AppState;
-use super::openapi::{ErrorBody, Event};
+use super::openapi::{AuditFilterParams, ErrorBody, Event};
 use crate::error::AppError;
 use crate::export::{self, Format};
 use crate::query::ListParams;
@@ -24,12 +24,19 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every matching event, newest first, one JSON event per line or one CSV row per event.
+///
+/// `data.<field>=<value>` (the field 1 to 64 of A-Z, a-z, 0-9, `_`, `-`; repeatable) keeps
+/// events whose top-level `data` field equals the value: a JSON number compares as a number,
+/// `true`/`false` as a boolean, a JSON string literal (`"42"`) as that string, any other text as
+/// a string. Repeats of one field OR, different fields AND; at most 20 values in all. It is not
+/// indexed, so it needs `since` and a window (to `until`, or now) of at most 31 days.
 #[utoipa::path(get, path = "/events/export", tag = "query",
     params(
         ("type" = Option<String>, Query, pattern = "^[^,]+(,[^,]+)*$",
             description = "Only these types, comma-separated (at most 50; none empty)"),
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
+        AuditFilterParams,
         ("format" = Option<String>, Query, pattern = "^(ndjson|csv)$",
             description = "`ndjson` (default): one event per line; `csv`: a header row \
                 (id,type,timestamp,receivedAt,agentId,swarmId,workflowId,instanceId,webhookId,cost,durationMs,data), \
@@ -50,6 +57,9 @@ pub async fn export_events(
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
     let params = ListParams::parse_export(query.as_deref())?;
+    params
+        .filters
+        .check_window(&params.range, state.config.clock.now_us())?;
     let format = Format::parse(query.as_deref())?;
     let mut pages = Box::pin(export::pages(state.store.clone(), params, format));
     // The first page is read before the head is sent, so that a database that is down still

@@ -3,7 +3,7 @@
 //! the stored bodies (so that fields Dash adds are passed through as received).
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
 use super::{
     download_link, events, export, health, notifications, stream, timeline, web, webhooks,
@@ -73,6 +73,35 @@ pub struct EventPage {
     /// Pass as `cursor` for the next page; null on the last page.
     #[schema(rename = "nextCursor")]
     next_cursor: Option<String>,
+}
+
+/// The audit filters of the endpoints that read events, as parameters. Each takes exact ids,
+/// comma-separated and/or repeated, OR'd; different filters AND together and with `type`,
+/// `since` and `until`. `data.<field>=<value>` is described in each operation's text: OpenAPI
+/// cannot name a family of parameters.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(
+    dead_code,
+    reason = "describes parameters parsed by query::AuditFilters"
+)]
+pub struct AuditFilterParams {
+    /// Only events whose `data.agentId` is one of these ids (comma-separated and/or repeated, at
+    /// most 20; none empty). Indexed.
+    #[param(pattern = r"^[^,\u0000]+(,[^,\u0000]+)*$")]
+    agent_id: Option<String>,
+    /// Only events whose `data.swarmId` is one of these ids (as `agentId`). Indexed.
+    #[param(pattern = r"^[^,\u0000]+(,[^,\u0000]+)*$")]
+    swarm_id: Option<String>,
+    /// Only events whose `data.workflowId` is one of these ids (as `agentId`). Indexed.
+    #[param(pattern = r"^[^,\u0000]+(,[^,\u0000]+)*$")]
+    workflow_id: Option<String>,
+    /// Only events whose top-level `instanceId` is one of these ids (as `agentId`). Indexed.
+    #[param(pattern = r"^[^,\u0000]+(,[^,\u0000]+)*$")]
+    instance_id: Option<String>,
+    /// Only events whose top-level `webhookId` is one of these ids (as `agentId`). Indexed.
+    #[param(pattern = r"^[^,\u0000]+(,[^,\u0000]+)*$")]
+    webhook_id: Option<String>,
 }
 
 /// The document.

@@ -20,7 +20,7 @@ use futures_util::Stream;
 use tokio::sync::watch;
 
 use super::AppState;
-use super::openapi::ErrorBody;
+use super::openapi::{AuditFilterParams, ErrorBody};
 use crate::error::AppError;
 use crate::event::render_event;
 use crate::position::Position;
@@ -42,12 +42,19 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Newly stored events, live, as Server-Sent Events.
+///
+/// `data.<field>=<value>` (the field 1 to 64 of A-Z, a-z, 0-9, `_`, `-`; repeatable) keeps
+/// events whose top-level `data` field equals the value: a JSON number compares as a number,
+/// `true`/`false` as a boolean, a JSON string literal (`"42"`) as that string, any other text as
+/// a string. Repeats of one field OR, different fields AND; at most 20 values in all. It is not
+/// indexed, so it needs `since` and a window (to `until`, or now) of at most 31 days.
 #[utoipa::path(get, path = "/events/stream", tag = "query",
     params(
         ("type" = Option<String>, Query, pattern = "^[^,]+(,[^,]+)*$",
             description = "Only these types, comma-separated (at most 50; none empty)"),
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
+        AuditFilterParams,
         ("Last-Event-ID" = Option<String>, Header,
             description = "The `id:` of the last message received: resume strictly after it"),
     ),
@@ -66,6 +73,9 @@ pub async fn stream_events(
     RawQuery(query): RawQuery,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, AppError> {
     let filter = StreamParams::parse(query.as_deref())?;
+    filter
+        .filters
+        .check_window(&filter.range, state.config.clock.now_us())?;
     let start = match last_event_id(&headers, &state.store)? {
         Some(position) => position,
         None => state.store.stream_end().await?,

@@ -1,8 +1,9 @@
 //! Reading events back, and the outcome of storing one (the insert itself is in `batch`).
 
 use super::StoreError;
-use sqlx::{Database, Encode, QueryBuilder, Type};
+use sqlx::{Encode, QueryBuilder, Type};
 
+use super::filters::{Driver, FilterSql, RangeKey, push_residual};
 use super::{Store, on_pool};
 use crate::query::ListParams;
 
@@ -60,12 +61,13 @@ impl Store {
     /// one) so the caller knows whether another page follows.
     pub async fn list_events(&self, params: &ListParams) -> Result<Vec<StoredEvent>, StoreError> {
         let types = self.types_to_read(params).await?;
-        if types.is_empty() {
+        let driver = Driver::of(&params.filters, &types);
+        if driver.keys.is_empty() {
             return Ok(Vec::new());
         }
         on_pool!(self, read, pool => {
             let mut query = QueryBuilder::new("");
-            push_page_query(&mut query, &types, params);
+            push_page_query(&mut query, &driver, params);
             Ok(query.build_query_as().fetch_all(pool).await?)
         })
     }
@@ -74,20 +76,21 @@ impl Store {
     /// pages are read through the index.
     pub async fn list_events_plan(&self, params: &ListParams) -> Result<Vec<String>, StoreError> {
         let types = self.types_to_read(params).await?;
-        if types.is_empty() {
+        let driver = Driver::of(&params.filters, &types);
+        if driver.keys.is_empty() {
             return Ok(vec!["no event types stored: nothing to read".into()]);
         }
         match self {
             Self::Sqlite { reader, .. } => {
                 let mut query = QueryBuilder::new("explain query plan ");
-                push_page_query(&mut query, &types, params);
+                push_page_query(&mut query, &driver, params);
                 let steps: Vec<(i64, i64, i64, String)> =
                     query.build_query_as().fetch_all(reader).await?;
                 Ok(steps.into_iter().map(|step| step.3).collect())
             }
             Self::Postgres { primary, replica } => {
                 let mut query = QueryBuilder::new("explain ");
-                push_page_query(&mut query, &types, params);
+                push_page_query(&mut query, &driver, params);
                 let pool = replica.as_ref().unwrap_or(primary);
                 Ok(query.build_query_scalar().fetch_all(pool).await?)
             }
@@ -99,8 +102,12 @@ impl Store {
         on_pool!(self, read, pool => Ok(sqlx::query_scalar(SELECT_TYPES).fetch_all(pool).await?))
     }
 
+    /// The types whose ranges a page reads: none when an id filter drives it (the types asked
+    /// for are then a residual condition), else those asked for, or every type stored.
     async fn types_to_read(&self, params: &ListParams) -> Result<Vec<Vec<u8>>, StoreError> {
-        if params.types.is_empty() {
+        if !Driver::by_type(&params.filters) {
+            Ok(Vec::new())
+        } else if params.types.is_empty() {
             self.known_types().await
         } else {
             Ok(params.types.iter().map(|t| t.as_bytes().to_vec()).collect())
@@ -108,34 +115,35 @@ impl Store {
     }
 }
 
-/// A page over `types`: one index range per type, each already in page order and cut at the
-/// page size, merged by an outer sort of at most `types × (limit + 1)` keys. (A single
-/// `type in (…)` range would make the database sort every matching event.) The ranges read only
-/// the covering index; the bodies are then fetched for the page's rows alone, not for every
-/// type's candidates (with a dozen types that was twelve bodies read per body answered).
+/// A page over the driver's ranges (one per type, or per value of the driving id): each already
+/// in page order and cut at the page size, merged by an outer sort of at most
+/// `ranges × (limit + 1)` keys. (A single `type in (…)` range would make the database sort every
+/// matching event.) Without residual filters the ranges read only their index; the bodies are
+/// then fetched for the page's rows alone, not for every range's candidates (with a dozen types
+/// that was twelve bodies read per body answered).
 fn push_page_query<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
-    types: &'a [Vec<u8>],
+    driver: &Driver<'a>,
     params: &'a ListParams,
 ) where
-    DB: Database,
+    DB: FilterSql,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
 {
     let page = i64::from(params.limit) + 1;
-    if let [event_type] = types {
+    if let [key] = driver.keys.as_slice() {
         query.push(SELECT_EVENTS);
-        push_type_range(query, event_type, params);
+        push_range(query, driver.column, *key, params);
         return;
     }
     query.push(SELECT_PAGE_BY_KEYS);
-    for (n, event_type) in types.iter().enumerate() {
+    for (n, key) in driver.keys.iter().enumerate() {
         if n > 0 {
             query.push(" union all ");
         }
         query.push("select * from (").push(SELECT_KEYS);
-        push_type_range(query, event_type, params);
+        push_range(query, driver.column, *key, params);
         // A generated alias, not input: derived tables must be named in PostgreSQL.
         query.push(format_args!(") as t{n}"));
     }
@@ -145,18 +153,25 @@ fn push_page_query<'a, DB>(
         .push(") as page) order by ts_us desc, id desc");
 }
 
-/// The events of one type in the window, after the cursor, newest first, one page and one.
-fn push_type_range<'a, DB>(
+/// The events of one range (one type, or one value of the driving id) in the window, after the
+/// cursor, passing the residual filters, newest first, one page and one.
+fn push_range<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
-    event_type: &'a [u8],
+    column: &'static str,
+    key: RangeKey<'a>,
     params: &'a ListParams,
 ) where
-    DB: Database,
+    DB: FilterSql,
     i64: Encode<'a, DB> + Type<DB>,
     &'a str: Encode<'a, DB> + Type<DB>,
     &'a [u8]: Encode<'a, DB> + Type<DB>,
 {
-    query.push(" where type = ").push_bind(event_type);
+    // `column` is `type` or a column of the fixed list in `IdFilter`, never input.
+    query.push(format_args!(" where {column} = "));
+    match key {
+        RangeKey::Type(event_type) => query.push_bind(event_type),
+        RangeKey::Id(id) => query.push_bind(id),
+    };
     query
         .push(" and ts_us >= ")
         .push_bind(params.range.since_us);
@@ -170,6 +185,7 @@ fn push_type_range<'a, DB>(
             .push_bind(cursor.timestamp_us);
         query.push(", ").push_bind(cursor.id.as_str()).push(")");
     }
+    push_residual(query, &params.types, &params.filters, Some(column));
     query.push(" order by ts_us desc, id desc limit ");
     query.push_bind(i64::from(params.limit) + 1);
 }

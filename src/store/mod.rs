@@ -12,6 +12,7 @@ mod batch;
 mod copy;
 mod error;
 mod events;
+mod filters;
 mod group_totals;
 mod hours;
 mod integrity;
@@ -40,6 +41,7 @@ pub use batch::PendingNotification;
 pub use copy::{CopiedEvent, CopiedNotification, Identity, identity};
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
+pub use filters::IdFilter;
 pub use integrity::StoredRow;
 pub use notifications::{
     NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,

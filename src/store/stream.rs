@@ -17,6 +17,7 @@
 use super::StoreError;
 use sqlx::QueryBuilder;
 
+use super::filters::{FilterSql, push_residual};
 use super::{Store, StoredEvent};
 use crate::position::Position;
 use crate::query::StreamParams;
@@ -172,23 +173,18 @@ fn later(a: Position, b: Position) -> Position {
     if a_first { b } else { a }
 }
 
-/// The `type` and time filters of `GET /events`, as bound values.
+/// The filters of `GET /events` (types, time, ids, `data.` fields), as bound values: all of
+/// them residual, since a stream reads by position, not by an index of the filters.
 fn push_filter<'a, DB>(query: &mut QueryBuilder<'a, DB>, filter: &'a StreamParams)
 where
-    DB: sqlx::Database,
+    DB: FilterSql,
     i64: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
+    &'a str: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
     &'a [u8]: sqlx::Encode<'a, DB> + sqlx::Type<DB>,
 {
-    if !filter.types.is_empty() {
-        query.push(" and type in (");
-        let mut listed = query.separated(", ");
-        for event_type in &filter.types {
-            listed.push_bind(event_type.as_bytes());
-        }
-        query.push(")");
-    }
     query
         .push(" and ts_us >= ")
         .push_bind(filter.range.since_us);
     query.push(" and ts_us < ").push_bind(filter.range.until_us);
+    push_residual(query, &filter.types, &filter.filters, None);
 }

@@ -2,6 +2,10 @@
 //! export, the bearer token, the web view, the OpenAPI document and every answer provoked against
 //! it.
 
+pub mod audit_filter_input;
+pub mod audit_filters;
+pub mod audit_migration;
+pub mod audit_read_path;
 pub mod auth;
 pub mod download_links;
 pub mod event_lookup;

@@ -259,12 +259,28 @@ async fn refused_query_parameters_are_outside_their_documented_schema() {
         };
         let (type_schema, cursor_schema) = (schema_of("type"), schema_of("cursor"));
         assert_eq!(type_schema["pattern"], "^[^,]+(,[^,]+)*$", "{type_schema}");
+        for name in [
+            "agentId",
+            "swarmId",
+            "workflowId",
+            "instanceId",
+            "webhookId",
+        ] {
+            let schema = schema_of(name);
+            assert_eq!(
+                schema["pattern"], r"^[^,\u0000]+(,[^,\u0000]+)*$",
+                "{name}: {schema}"
+            );
+        }
         assert_eq!(cursor_schema["minLength"], 1, "{cursor_schema}");
         for (value, name) in [
             ("", "type"),
             ("a,,b", "type"),
             (",a", "type"),
             ("", "cursor"),
+            ("", "agentId"),
+            ("a,,b", "swarmId"),
+            (",w", "webhookId"),
         ] {
             let (status, body) = app.get_query("/events", &[(name, value)]).await;
             assert_eq!(status, 400, "{name}={value:?}: {body}");

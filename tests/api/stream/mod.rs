@@ -7,5 +7,6 @@
 //! `support::private_postgres`): another test's transaction held open on the shared server cannot
 //! hold their events back.
 
+pub mod filters;
 pub mod live;
 pub mod migration;
