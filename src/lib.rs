@@ -15,7 +15,7 @@
 //! | ingest | `ingest` | the group-commit writer: batches deliveries into one transaction, keeps write health for readiness, wakes live streams, and works out each event's notifications for the store to record in the same transaction |
 //! | background work | `notify`, `retention`, `export` | notification rules, Slack messages, backoff, sending and the worker; the retention window and the prune loop; the export as a stream of pages, one keyset run per type merged newest first |
 //! | data access | `store` | `Store` (SQLite or PostgreSQL) and `StoreError`: the batch insert, queries, stats and hourly totals, the stream's commit-ordered reads, the outbox tables, prune batches, the integrity scan, the SQLite checkpointer, a SQLite log read-only for a backup, a PostgreSQL log's upkeep, a PostgreSQL read replica and its lag, a copy's read-only source and the schema check of its ends |
-//! | domain | `event`, `query`, `timeline`, `token`, `cursor`, `position`, `signature`, `secret`, `config`, `limits`, `clock` | validating a delivery into a `NewEvent` and rendering a stored one; every query string's parameters and time ranges (`query`, the only parser of them); timeline buckets; the one codec of opaque tokens and the page cursor and stream position made with it; `X-Dash-Signature`; secrets that never print; `Config`; the bounds on slow clients; the clock |
+//! | domain | `event`, `query`, `timeline`, `groups`, `token`, `cursor`, `position`, `signature`, `secret`, `config`, `limits`, `clock` | validating a delivery into a `NewEvent` and rendering a stored one; every query string's parameters and time ranges (`query`, the only parser of them); timeline buckets; the groups of `/stats/groups` added up, ordered and paged; the one codec of opaque tokens and the page cursor and stream position made with it; `X-Dash-Signature`; secrets that never print; `Config`; the bounds on slow clients; the clock |
 //! | support | `metrics`, `telemetry` | the Prometheus registry; logging |
 //!
 //! Without the default `server` feature only the pure core is built (`secret`, `signature`,
@@ -43,6 +43,8 @@ pub mod config;
 pub mod error;
 #[cfg(feature = "server")]
 pub mod export;
+#[cfg(feature = "server")]
+pub mod groups;
 #[cfg(feature = "server")]
 pub mod http;
 #[cfg(feature = "server")]

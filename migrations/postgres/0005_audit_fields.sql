@@ -10,18 +10,41 @@ alter table events
     add column webhook_id text,
     add column total_cost double precision;
 
--- Fields of a stored body, or NULL when absent, of another kind, or when the body cannot be read
--- as PostgreSQL's json: a body may hold escapes such as \u0000 that PostgreSQL refuses to turn
--- into text, or a number beyond double precision; the service stores such events, so reading one
--- must not fail the statement. Also used by the unindexed `data.<field>` filter.
+-- A stored body as PostgreSQL's jsonb. PostgreSQL refuses some escapes the service accepts: \u0000
+-- and lone surrogates. Such a body is read again with each \u0000 as U+FFFF (a noncharacter,
+-- which makes an id holding it NULL below, as the service leaves an id holding NUL unindexed) and
+-- each lone surrogate as U+FFFD (as the service reads it). NULL if even that fails.
+create function dash_events_json(body bytea) returns jsonb
+language plpgsql immutable parallel safe as $$
+declare
+    text_body text := convert_from(body, 'UTF8');
+begin
+    begin
+        return text_body::jsonb;
+    exception when others then
+        null;
+    end;
+    text_body := regexp_replace(text_body, '\\u0000', '\\uffff', 'g');
+    text_body := regexp_replace(text_body,
+        '\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])', '\\ufffd', 'g');
+    text_body := regexp_replace(text_body,
+        '(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}', '\\ufffd', 'g');
+    return text_body::jsonb;
+exception when others then
+    return null;
+end
+$$;
+
+-- Fields of a stored body, or NULL when absent or of another kind. Also used by the unindexed
+-- `data.<field>` filter.
 create function dash_events_json_string(body bytea, path text[]) returns text
 language plpgsql immutable parallel safe as $$
 declare
-    field json;
+    field jsonb;
 begin
     -- In the body, not the declaration: only the body's errors reach the handler below.
-    field := convert_from(body, 'UTF8')::json #> path;
-    if json_typeof(field) = 'string' then
+    field := dash_events_json(body) #> path;
+    if jsonb_typeof(field) = 'string' and strpos(field #>> '{}', U&'\FFFF') = 0 then
         return field #>> '{}';
     end if;
     return null;
@@ -33,11 +56,11 @@ $$;
 create function dash_events_json_number(body bytea, path text[]) returns double precision
 language plpgsql immutable parallel safe as $$
 declare
-    field json;
+    field jsonb;
 begin
     -- In the body, not the declaration: only the body's errors reach the handler below.
-    field := convert_from(body, 'UTF8')::json #> path;
-    if json_typeof(field) = 'number' then
+    field := dash_events_json(body) #> path;
+    if jsonb_typeof(field) = 'number' then
         return (field #>> '{}')::double precision;
     end if;
     return null;
@@ -49,11 +72,11 @@ $$;
 create function dash_events_json_boolean(body bytea, path text[]) returns boolean
 language plpgsql immutable parallel safe as $$
 declare
-    field json;
+    field jsonb;
 begin
     -- In the body, not the declaration: only the body's errors reach the handler below.
-    field := convert_from(body, 'UTF8')::json #> path;
-    if json_typeof(field) = 'boolean' then
+    field := dash_events_json(body) #> path;
+    if jsonb_typeof(field) = 'boolean' then
         return (field #>> '{}')::boolean;
     end if;
     return null;

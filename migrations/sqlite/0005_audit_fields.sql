@@ -12,26 +12,33 @@ alter table events add column total_cost real;
 -- The events stored before this migration, read from their bodies the way the service reads a
 -- delivery. `cast(… as text)`: SQLite reads a blob argument as its binary JSONB format, and the
 -- bodies are JSON text. A body SQLite cannot parse (none should exist) keeps NULLs, and so does an
--- id holding NUL (PostgreSQL text cannot, and both backends keep the same columns).
+-- id holding NUL (PostgreSQL text cannot, and both backends keep the same columns). An id written
+-- with a surrogate escape (\ud800-\udfff) is left NULL too: SQLite turns a lone one into bytes
+-- that are not UTF-8, which no reader could decode (such ids are indexed when delivered now).
 update events set
     agent_id = (select case when json_type(j, '$.data.agentId') = 'text'
-            and instr(j -> '$.data.agentId', '\u0000') = 0
+            and instr(lower(j -> '$.data.agentId'), '\u0000') = 0
+            and instr(lower(j -> '$.data.agentId'), '\ud') = 0
         then nullif(json_extract(j, '$.data.agentId'), '') end
         from (select cast(events.body as text) as j) where json_valid(j)),
     swarm_id = (select case when json_type(j, '$.data.swarmId') = 'text'
-            and instr(j -> '$.data.swarmId', '\u0000') = 0
+            and instr(lower(j -> '$.data.swarmId'), '\u0000') = 0
+            and instr(lower(j -> '$.data.swarmId'), '\ud') = 0
         then nullif(json_extract(j, '$.data.swarmId'), '') end
         from (select cast(events.body as text) as j) where json_valid(j)),
     workflow_id = (select case when json_type(j, '$.data.workflowId') = 'text'
-            and instr(j -> '$.data.workflowId', '\u0000') = 0
+            and instr(lower(j -> '$.data.workflowId'), '\u0000') = 0
+            and instr(lower(j -> '$.data.workflowId'), '\ud') = 0
         then nullif(json_extract(j, '$.data.workflowId'), '') end
         from (select cast(events.body as text) as j) where json_valid(j)),
     instance_id = (select case when json_type(j, '$.instanceId') = 'text'
-            and instr(j -> '$.instanceId', '\u0000') = 0
+            and instr(lower(j -> '$.instanceId'), '\u0000') = 0
+            and instr(lower(j -> '$.instanceId'), '\ud') = 0
         then nullif(json_extract(j, '$.instanceId'), '') end
         from (select cast(events.body as text) as j) where json_valid(j)),
     webhook_id = (select case when json_type(j, '$.webhookId') = 'text'
-            and instr(j -> '$.webhookId', '\u0000') = 0
+            and instr(lower(j -> '$.webhookId'), '\u0000') = 0
+            and instr(lower(j -> '$.webhookId'), '\ud') = 0
         then nullif(json_extract(j, '$.webhookId'), '') end
         from (select cast(events.body as text) as j) where json_valid(j)),
     total_cost = (select case when json_type(j, '$.data.totalCost') in ('integer', 'real')

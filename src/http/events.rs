@@ -11,6 +11,7 @@ use axum::{Json, Router};
 use serde_json::Value;
 
 use super::AppState;
+use super::audit_params::AuditIdParams;
 use super::openapi::{AuditFilterParams, ErrorBody, Event, EventPage};
 use crate::cursor::Cursor;
 use crate::error::AppError;
@@ -120,10 +121,14 @@ async fn find_event(
 }
 
 /// Counts, cost and duration over a time window.
+///
+/// Also takes `data.<field>=<value>` filters (equality on a top-level field of `data`; unindexed,
+/// so they need `since` and a window of at most 31 days).
 #[utoipa::path(get, path = "/stats", tag = "query",
     params(
         ("since" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp at or after"),
         ("until" = Option<String>, Query, format = DateTime, description = "RFC 3339; timestamp before"),
+        AuditIdParams,
     ),
     responses(
         (status = 200, body = Stats),
@@ -136,9 +141,11 @@ pub async fn get_stats(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Stats>, AppError> {
-    // The audit filters are parsed (bad ones are 400) but not yet applied by the store.
     let params = StatsParams::parse(query.as_deref())?;
-    Ok(Json(state.store.stats(params.range).await?))
+    let now_us = state.config.clock.now_us();
+    params.filters.check_window(&params.range, now_us)?;
+    let stats = state.store.filtered_stats(params.range, &params.filters);
+    Ok(Json(stats.await?))
 }
 
 /// Drops the look-ahead row and, if there was one, returns the cursor after the page's last row.

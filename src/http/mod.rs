@@ -2,10 +2,12 @@
 //! Each resource has its own module exporting `router()`; handlers only glue extractors to the
 //! pure functions and the store.
 
+mod audit_params;
 mod auth;
 mod download_link;
 mod events;
 mod export;
+mod groups;
 mod health;
 mod notifications;
 mod openapi;
@@ -69,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .request_timeout(WriterSettings::for_store(&state.store).write_timeout);
     let query_api = events::router()
         .merge(timeline::router())
+        .merge(groups::router())
         .merge(stream::router())
         .merge(export::router())
         .merge(download_link::router())

@@ -5,6 +5,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::AppState;
+use super::audit_params::AuditIdParams;
 use super::openapi::ErrorBody;
 use crate::error::AppError;
 use crate::query::TimeRange;
@@ -16,6 +17,9 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Events per type and cost per hour or day.
+///
+/// Also takes `data.<field>=<value>` filters (equality on a top-level field of `data`; unindexed,
+/// so they need `since` and a window of at most 31 days).
 #[utoipa::path(get, path = "/stats/timeline", tag = "query",
     params(
         ("type" = Option<String>, Query, pattern = "^[^,]+(,[^,]+)*$",
@@ -26,6 +30,7 @@ pub fn router() -> Router<AppState> {
             description = "RFC 3339; timestamp before. Default: just after the newest matching event"),
         ("bucket" = Option<String>, Query, pattern = "^(hour|day)$",
             description = "`hour` (default) or `day`: whole UTC hours or days; at most 2000 buckets"),
+        AuditIdParams,
     ),
     responses(
         (status = 200, body = Timeline),
@@ -39,6 +44,8 @@ pub async fn get_timeline(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Timeline>, AppError> {
     let params = TimelineParams::parse(query.as_deref())?;
+    let now_us = state.config.clock.now_us();
+    params.filters.check_window(&params.range, now_us)?;
     let types = match params.types.is_empty() {
         true => state.store.known_types().await?,
         false => params.types.iter().map(|t| t.as_bytes().to_vec()).collect(),
@@ -48,7 +55,7 @@ pub async fn get_timeline(
         return Ok(Json(Timeline::assemble(&nothing, Vec::new())));
     };
     let plan = Plan::new(params.width, range)?;
-    let rows = state.store.timeline(&types, &plan).await?;
+    let rows = state.store.timeline(&types, &plan, &params.filters).await?;
     Ok(Json(Timeline::assemble(&plan, rows)))
 }
 
@@ -62,7 +69,10 @@ async fn effective_range(
     if params.bounded() {
         return Ok(Some(params.range));
     }
-    let Some((oldest, newest)) = state.store.timestamp_span(types, params.range).await? else {
+    let span = state
+        .store
+        .timestamp_span(types, params.range, &params.filters);
+    let Some((oldest, newest)) = span.await? else {
         return Ok(None);
     };
     let given = params.range;

@@ -7,13 +7,16 @@
 //! reader that must see what was just acknowledged (the notification worker, the outbox listing)
 //! holds `primary()`.
 
+mod audit_conditions;
 mod backup;
 mod batch;
 mod copy;
 mod error;
 mod events;
 mod filters;
+mod group_statement;
 mod group_totals;
+mod groups;
 mod hours;
 mod integrity;
 mod notifications;
@@ -42,6 +45,7 @@ pub use copy::{CopiedEvent, CopiedNotification, Identity, identity};
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
 pub use filters::IdFilter;
+pub use groups::Scope;
 pub use integrity::StoredRow;
 pub use notifications::{
     NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,

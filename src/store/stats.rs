@@ -1,14 +1,16 @@
 //! Summary statistics over a time window, computed by the database so they survive restarts:
 //! whole days from the maintained daily totals, the partial days at the ends of the window
-//! from the events themselves (see `rollup`).
+//! from the events themselves (see `rollup`). With audit filters, the window is read as
+//! `/stats/groups` grouped by type reads it (`groups`): the daily totals hold no ids.
 
 use super::StoreError;
 use std::collections::BTreeMap;
 
 use sqlx::QueryBuilder;
 
+use super::groups::Scope;
 use super::{Store, on_pool, rollup};
-use crate::query::TimeRange;
+use crate::query::{AuditFilters, GroupBy, TimeRange};
 
 const SELECT_EVENT_TOTALS: &str = "select type, count(*) as events, sum(cost) as cost, \
     sum(duration_ms) as duration_sum, count(duration_ms) as duration_count \
@@ -83,6 +85,35 @@ impl Store {
             }
         }
         Ok(Stats::from_rows(rows))
+    }
+
+    /// Statistics over the events in `range` matching `filters` (`q` is not read here); without
+    /// a filter, `stats`.
+    pub async fn filtered_stats(
+        &self,
+        range: TimeRange,
+        filters: &AuditFilters,
+    ) -> Result<Stats, StoreError> {
+        if filters.is_empty() {
+            return self.stats(range).await;
+        }
+        let scope = Scope {
+            range,
+            types: &[],
+            filters,
+        };
+        let parts = self.group_parts(GroupBy::Type, scope).await?;
+        let rows = parts.into_iter().filter(|(_, sums)| sums.events != 0);
+        Ok(Stats::from_rows(
+            rows.map(|(event_type, sums)| TypeStats {
+                event_type: event_type.unwrap_or_default().into_bytes(),
+                events: sums.events,
+                cost: Some(sums.cost),
+                duration_sum: Some(sums.duration_sum),
+                duration_count: sums.duration_count,
+            })
+            .collect(),
+        ))
     }
 
     async fn daily_totals(&self, days: TimeRange) -> Result<Vec<TypeStats>, sqlx::Error> {

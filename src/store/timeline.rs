@@ -3,13 +3,18 @@
 //! at either end are read from a range of the covering index `events_by_type_time` (type, time,
 //! cost). A bucket (an hour or a day, from an origin on an hour boundary) is made of whole hours
 //! plus at most one partial hour at either end; `Timeline::assemble` adds up its parts.
+//!
+//! With audit filters the whole hours come from the hourly group totals (`event_groups`, which
+//! hold the ids) instead, filtered by the ids given; a `data.` filter reads the whole range (at
+//! most 31 days) from the events, as only the bodies hold its field.
 
 use super::StoreError;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
+use super::audit_conditions::{self, Dialect};
 use super::hours::{HOUR_US, floor_hour};
 use super::{Store, on_pool, rollup};
-use crate::query::TimeRange;
+use crate::query::{AuditFilters, TimeRange};
 use crate::timeline::{BucketRow, Plan};
 
 const SELECT_SPAN: &str = "select min(ts_us), max(ts_us) from events where type in (";
@@ -18,17 +23,23 @@ const SELECT_ANY: &str = "select 1 from events where type in (";
 /// Where one part of a timeline is counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
-    /// The hourly totals, summed over their shards.
+    /// The hourly totals (per type, or per type and ids when filtered), summed over shards.
     Hours,
     /// The events themselves.
     Events,
 }
 
 impl Source {
-    /// `select type, <bucket of time column>`'s time column, and the rest of the select list.
-    fn columns(self) -> (&'static str, &'static str) {
+    /// `select type, <bucket of time column>`'s time column, and the rest of the select list;
+    /// `filtered`: the hours are read from the totals that hold the ids.
+    fn columns(self, filtered: bool) -> (&'static str, &'static str) {
         match self {
             // sum() of bigint is numeric in PostgreSQL; the cast keeps it bigint on both.
+            Self::Hours if filtered => (
+                "hour_us",
+                " as bucket, cast(sum(events) as bigint) as events, sum(cost_sum) as cost \
+                 from event_groups where type in (",
+            ),
             Self::Hours => (
                 "hour_us",
                 " as bucket, cast(sum(events) as bigint) as events, sum(cost_sum) as cost \
@@ -45,16 +56,24 @@ impl Source {
 impl Store {
     /// Events and cost per type and bucket of `plan`, for the events of `types` in its range;
     /// one type and bucket may come in several rows (whole hours and a partial one).
+    /// Only events matching `filters` count (`q` is not read here).
     pub async fn timeline(
         &self,
         types: &[Vec<u8>],
         plan: &Plan,
+        filters: &AuditFilters,
     ) -> Result<Vec<BucketRow>, StoreError> {
         let mut rows = Vec::new();
-        for (source, range) in self.widened(types, parts(types, plan)).await? {
+        let read = Read {
+            types,
+            plan,
+            filters,
+            dialect: self.dialect(),
+        };
+        for (source, range) in self.widened(&read, parts(&read)).await? {
             rows.extend(on_pool!(self, read, pool => {
                 let mut query = QueryBuilder::new("");
-                push_buckets(&mut query, source, types, plan, range);
+                read.push_buckets(&mut query, source, range);
                 query.build_query_as::<BucketRow>().fetch_all(pool).await?
             }));
         }
@@ -68,18 +87,25 @@ impl Store {
         plan: &Plan,
     ) -> Result<Vec<String>, StoreError> {
         let mut lines = Vec::new();
-        for (source, range) in self.widened(types, parts(types, plan)).await? {
+        let filters = AuditFilters::default();
+        let read = Read {
+            types,
+            plan,
+            filters: &filters,
+            dialect: self.dialect(),
+        };
+        for (source, range) in self.widened(&read, parts(&read)).await? {
             match self {
                 Self::Sqlite { reader, .. } => {
                     let mut query = QueryBuilder::new("explain query plan ");
-                    push_buckets(&mut query, source, types, plan, range);
+                    read.push_buckets(&mut query, source, range);
                     let steps: Vec<(i64, i64, i64, String)> =
                         query.build_query_as().fetch_all(reader).await?;
                     lines.extend(steps.into_iter().map(|step| step.3));
                 }
                 Self::Postgres { primary, replica } => {
                     let mut query = QueryBuilder::new("explain ");
-                    push_buckets(&mut query, source, types, plan, range);
+                    read.push_buckets(&mut query, source, range);
                     let pool = replica.as_ref().unwrap_or(primary);
                     lines.extend(query.build_query_scalar::<String>().fetch_all(pool).await?);
                 }
@@ -88,12 +114,15 @@ impl Store {
         Ok(lines)
     }
 
-    /// The oldest and newest timestamps of the events of `types` in `range`, if there is one.
+    /// The oldest and newest timestamps of the events of `types` matching `filters` in
+    /// `range`, if there is one.
     pub async fn timestamp_span(
         &self,
         types: &[Vec<u8>],
         range: TimeRange,
+        filters: &AuditFilters,
     ) -> Result<Option<(i64, i64)>, StoreError> {
+        let dialect = self.dialect();
         if types.is_empty() {
             return Ok(None);
         }
@@ -105,6 +134,8 @@ impl Store {
             }
             query.push(") and ts_us >= ").push_bind(range.since_us);
             query.push(" and ts_us < ").push_bind(range.until_us);
+            audit_conditions::push_id_conditions(&mut query, filters);
+            audit_conditions::push_data_conditions(&mut query, filters, dialect);
             query.build_query_as().fetch_one(pool).await?
         });
         Ok(span.0.zip(span.1))
@@ -121,7 +152,7 @@ impl Store {
     /// the last hour of a log that took 2 million events in five minutes.
     async fn widened(
         &self,
-        types: &[Vec<u8>],
+        read: &Read<'_>,
         parts: Vec<(Source, TimeRange)>,
     ) -> Result<Vec<(Source, TimeRange)>, sqlx::Error> {
         let mut widened = Vec::with_capacity(parts.len());
@@ -141,7 +172,9 @@ impl Store {
                     until_us: hour.until_us,
                 },
             ];
-            if source == Source::Events && within_one_hour && !self.any_event(types, &rest).await? {
+            // A `data.` filter cannot be counted from the totals, which hold no bodies.
+            let countable = source == Source::Events && read.filters.data.is_empty();
+            if countable && within_one_hour && !self.any_event(read, &rest).await? {
                 widened.push((Source::Hours, hour));
             } else {
                 widened.push((source, range));
@@ -150,21 +183,19 @@ impl Store {
         Ok(widened)
     }
 
-    /// Whether an event of `types` lies in one of `ranges` (one index probe per range).
-    async fn any_event(
-        &self,
-        types: &[Vec<u8>],
-        ranges: &[TimeRange],
-    ) -> Result<bool, sqlx::Error> {
+    /// Whether an event of the read's types and ids lies in one of `ranges` (one index probe
+    /// per range).
+    async fn any_event(&self, read: &Read<'_>, ranges: &[TimeRange]) -> Result<bool, sqlx::Error> {
         for range in ranges.iter().filter(|r| r.since_us < r.until_us) {
             let found: Option<i32> = on_pool!(self, read, pool => {
                 let mut query = QueryBuilder::new(SELECT_ANY);
                 let mut listed = query.separated(", ");
-                for event_type in types {
+                for event_type in read.types {
                     listed.push_bind(event_type.as_slice());
                 }
                 query.push(") and ts_us >= ").push_bind(range.since_us);
                 query.push(" and ts_us < ").push_bind(range.until_us);
+                audit_conditions::push_id_conditions(&mut query, read.filters);
                 query.push(" limit 1");
                 query.build_query_scalar().fetch_optional(pool).await?
             });
@@ -176,9 +207,21 @@ impl Store {
     }
 }
 
-fn parts(types: &[Vec<u8>], plan: &Plan) -> Vec<(Source, TimeRange)> {
-    if types.is_empty() || plan.count == 0 {
+/// What one timeline reads: its types, buckets and audit filters.
+struct Read<'r> {
+    types: &'r [Vec<u8>],
+    plan: &'r Plan,
+    filters: &'r AuditFilters,
+    dialect: Dialect,
+}
+
+fn parts(read: &Read<'_>) -> Vec<(Source, TimeRange)> {
+    let plan = read.plan;
+    if read.types.is_empty() || plan.count == 0 {
         return Vec::new();
+    }
+    if !read.filters.data.is_empty() {
+        return vec![(Source::Events, plan.range)];
     }
     let split = rollup::split(plan.range, HOUR_US);
     let whole = split.whole.map(|hours| (Source::Hours, hours));
@@ -186,79 +229,51 @@ fn parts(types: &[Vec<u8>], plan: &Plan) -> Vec<(Source, TimeRange)> {
     whole.into_iter().chain(edges).collect()
 }
 
-/// Appends the grouped count of `source` over `range` to `query`. A row's time minus the origin
-/// is never negative (the origin is the first bucket's start, on an hour boundary at or before
-/// `since`), so the integer division, which truncates towards zero in both databases, is the
-/// bucket's index; an hour row's start lies in the same bucket as all of its hour.
-fn push_buckets<'a, DB>(
-    query: &mut QueryBuilder<'a, DB>,
-    source: Source,
-    types: &'a [Vec<u8>],
-    plan: &Plan,
-    range: TimeRange,
-) where
-    DB: Database,
-    i64: Encode<'a, DB> + Type<DB>,
-    &'a [u8]: Encode<'a, DB> + Type<DB>,
-{
-    let (time, rest) = source.columns();
-    query.push(format_args!("select type, ({time} - "));
-    query
-        .push_bind(plan.origin_us)
-        .push(") / ")
-        .push_bind(plan.width.micros());
-    query.push(rest);
-    let mut listed = query.separated(", ");
-    for event_type in types {
-        listed.push_bind(event_type.as_slice());
+impl<'r> Read<'r> {
+    /// Appends the grouped count of `source` over `range` to `query`. A row's time minus the
+    /// origin is never negative (the origin is the first bucket's start, on an hour boundary at
+    /// or before `since`), so the integer division, which truncates towards zero in both
+    /// databases, is the bucket's index; an hour row's start lies in the same bucket as all of
+    /// its hour.
+    fn push_buckets<'a, DB>(
+        &self,
+        query: &mut QueryBuilder<'a, DB>,
+        source: Source,
+        range: TimeRange,
+    ) where
+        DB: Database,
+        i64: Encode<'a, DB> + Type<DB>,
+        f64: Encode<'a, DB> + Type<DB>,
+        bool: Encode<'a, DB> + Type<DB>,
+        String: Encode<'a, DB> + Type<DB>,
+        &'a str: Encode<'a, DB> + Type<DB>,
+        &'a [u8]: Encode<'a, DB> + Type<DB>,
+        'r: 'a,
+    {
+        let (time, rest) = source.columns(!self.filters.is_empty());
+        query.push(format_args!("select type, ({time} - "));
+        query
+            .push_bind(self.plan.origin_us)
+            .push(") / ")
+            .push_bind(self.plan.width.micros());
+        query.push(rest);
+        let mut listed = query.separated(", ");
+        for event_type in self.types {
+            listed.push_bind(event_type.as_slice());
+        }
+        query
+            .push(format_args!(") and {time} >= "))
+            .push_bind(range.since_us);
+        query
+            .push(format_args!(" and {time} < "))
+            .push_bind(range.until_us);
+        audit_conditions::push_id_conditions(query, self.filters);
+        if source == Source::Events {
+            audit_conditions::push_data_conditions(query, self.filters, self.dialect);
+        }
+        query.push(" group by type, bucket");
     }
-    query
-        .push(format_args!(") and {time} >= "))
-        .push_bind(range.since_us);
-    query
-        .push(format_args!(" and {time} < "))
-        .push_bind(range.until_us);
-    query.push(" group by type, bucket");
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::timeline::Width;
-
-    fn plan(width: Width, since_us: i64, until_us: i64) -> Plan {
-        Plan::new(width, TimeRange { since_us, until_us }).expect("a valid plan")
-    }
-
-    fn range(since_us: i64, until_us: i64) -> TimeRange {
-        TimeRange { since_us, until_us }
-    }
-
-    #[test]
-    fn whole_hours_come_from_the_totals_and_partial_ones_from_the_events() {
-        let types = [b"a".to_vec()];
-        let (since, until) = (HOUR_US / 2, 5 * HOUR_US + 7);
-        assert_eq!(
-            parts(&types, &plan(Width::Day, since, until)),
-            [
-                (Source::Hours, range(HOUR_US, 5 * HOUR_US)),
-                (Source::Events, range(since, HOUR_US)),
-                (Source::Events, range(5 * HOUR_US, until)),
-            ]
-        );
-    }
-
-    #[test]
-    fn aligned_ranges_read_no_events_and_short_ones_no_totals() {
-        let types = [b"a".to_vec()];
-        let aligned = plan(Width::Hour, -3 * HOUR_US, 2 * HOUR_US);
-        assert_eq!(
-            parts(&types, &aligned),
-            [(Source::Hours, range(-3 * HOUR_US, 2 * HOUR_US))]
-        );
-        let short = plan(Width::Hour, -10, 20);
-        assert_eq!(parts(&types, &short), [(Source::Events, range(-10, 20))]);
-        assert!(parts(&types, &plan(Width::Hour, 5, 5)).is_empty());
-        assert!(parts(&[], &aligned).is_empty());
-    }
-}
+mod tests;

@@ -160,13 +160,15 @@ fn bodies() -> Vec<String> {
 }
 
 /// Bodies PostgreSQL's json cannot read whole: `\u0000` in an id or elsewhere, a lone
-/// surrogate (which the service reads as U+FFFD). The fields they do have are still ids.
+/// surrogate (which the service reads as U+FFFD). The fields they do have are still ids. (An id
+/// written with a surrogate escape is left unindexed by SQLite's backfill, as docs/api.md says,
+/// so ids here hold none.)
 fn odd_bodies() -> Vec<String> {
     let at = "2026-11-28T07:00:00Z";
     [
         r#""data":{"agentId":"a\u0000b","swarmId":"s-1","totalCost":0.5},"instanceId":"i-1""#,
         r#""data":{"agentId":"a-1","note":"nul \u0000"},"webhookId":"w\u0000""#,
-        r#""data":{"agentId":"a-1","note":"\uD83D"},"instanceId":"i-\uDE00""#,
+        r#""data":{"agentId":"a-1","note":"\uD83D"},"instanceId":"i-1""#,
     ]
     .iter()
     .enumerate()
@@ -249,8 +251,6 @@ async fn events_stored_before_0005_get_the_fields_and_totals_of_a_fresh_insert(s
     assert_migration_matches_a_fresh_insert(scratch, &bodies()).await;
 }
 
-/// On PostgreSQL this fails with the 0005 of this writing: `dash_events_json_*` give NULL for
-/// every field of such a body (its json cannot be read as text), where a fresh insert keeps them.
 async fn bodies_holding_nul_or_a_lone_surrogate_get_their_other_fields_too(scratch: TestDb) {
     assert_migration_matches_a_fresh_insert(scratch, &odd_bodies()).await;
 }

@@ -147,6 +147,7 @@ impl Answers<'_> {
             &body,
             "/stats",
             "/stats/timeline",
+            "/stats/groups?by=agentId",
             "/events/export",
         ];
         for path in reads {
@@ -159,6 +160,7 @@ impl Answers<'_> {
             "/events/%FF/body",
             "/stats?since=yesterday",
             "/stats/timeline?bucket=week",
+            "/stats/groups?by=bogus",
             "/events/export?limit=1",
             "/events/stream?limit=1",
         ];

@@ -20,12 +20,13 @@ use crate::support::openapi::contract;
 use crate::support::raw_client::{self as raw, read_until_closed, split_answer};
 
 /// Every query that reads the database, with the method it is sent with.
-const READS: [(Method, &str); 9] = [
+const READS: [(Method, &str); 10] = [
     (Method::GET, "/events"),
     (Method::GET, "/events/some-id"),
     (Method::GET, "/events/some-id/body"),
     (Method::GET, "/stats"),
     (Method::GET, "/stats/timeline"),
+    (Method::GET, "/stats/groups?by=agentId"),
     (Method::GET, "/events/export"),
     (Method::GET, "/events/stream"),
     (Method::GET, "/notifications"),

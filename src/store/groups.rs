@@ -1,0 +1,215 @@
+//! The reading behind `GET /stats/groups` (and `/stats` with audit filters): a window is read in
+//! parts, as `/stats/timeline` reads its range. Its whole hours are summed from the hourly group
+//! totals (`event_groups`, a few rows per hour and combination of type and ids), filtered by any
+//! id and grouped by any dimension there; only the partial hours at either end are read from the
+//! events, through a range of the type index (or of an id's index when an id filter is given). A
+//! `data.` filter has no totals to read: the whole window (at most 31 days) is read from the
+//! events. Each part answers one row per group; `groups::fold` adds them up.
+
+use sqlx::QueryBuilder;
+
+use super::audit_conditions::{self, Dialect};
+use super::group_statement::{Part, PartRow, Source, Types, push_types, push_window};
+use super::hours::{HOUR_US, floor_hour};
+use super::{Store, StoreError, on_pool, rollup};
+use crate::groups::{self, Group, GroupSums, day_key};
+use crate::query::{AuditFilters, GroupBy, TimeRange};
+
+/// What a read selects: the window, the types and the audit filters.
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    /// The window over the events' own timestamps.
+    pub range: TimeRange,
+    /// Only these types; empty means all.
+    pub types: &'a [String],
+    /// The audit filters (`q` is not read here).
+    pub filters: &'a AuditFilters,
+}
+
+impl Store {
+    /// Every group of `by` in `scope`, whole (`groups::page` cuts them).
+    pub async fn groups(&self, by: GroupBy, scope: Scope<'_>) -> Result<Vec<Group>, StoreError> {
+        Ok(groups::fold(self.group_parts(by, scope).await?))
+    }
+
+    /// Every group of `by` in `scope`, part by part (several rows per group; see `groups::fold`).
+    pub async fn group_parts(
+        &self,
+        by: GroupBy,
+        scope: Scope<'_>,
+    ) -> Result<Vec<(Option<String>, GroupSums)>, StoreError> {
+        let types = self.types_of(scope).await?;
+        let mut rows = Vec::new();
+        for (source, range) in self.parts(&types, scope).await? {
+            rows.extend(self.read_part(by, source, &types, scope, range).await?);
+        }
+        Ok(rows)
+    }
+
+    /// The query plans of the statements `group_parts` runs, one line per step.
+    pub async fn group_parts_plan(
+        &self,
+        by: GroupBy,
+        scope: Scope<'_>,
+    ) -> Result<Vec<String>, StoreError> {
+        let types = self.types_of(scope).await?;
+        let mut lines = Vec::new();
+        for (source, range) in self.parts(&types, scope).await? {
+            let part = Part {
+                by,
+                source,
+                types: &types,
+                scope,
+                range,
+            };
+            lines.extend(self.explain_part(&part).await?);
+        }
+        Ok(lines)
+    }
+
+    async fn explain_part(&self, part: &Part<'_>) -> Result<Vec<String>, sqlx::Error> {
+        match self {
+            Self::Sqlite { reader, .. } => {
+                let mut query = QueryBuilder::new("explain query plan ");
+                part.push(&mut query, Dialect::Sqlite);
+                let steps: Vec<(i64, i64, i64, String)> =
+                    query.build_query_as().fetch_all(reader).await?;
+                Ok(steps.into_iter().map(|step| step.3).collect())
+            }
+            Self::Postgres { primary, replica } => {
+                let mut query = QueryBuilder::new("explain ");
+                part.push(&mut query, Dialect::Postgres);
+                let pool = replica.as_ref().unwrap_or(primary);
+                query.build_query_scalar::<String>().fetch_all(pool).await
+            }
+        }
+    }
+
+    pub(super) fn dialect(&self) -> Dialect {
+        match self {
+            Self::Sqlite { .. } => Dialect::Sqlite,
+            Self::Postgres { .. } => Dialect::Postgres,
+        }
+    }
+
+    /// The types the statements of `scope` name.
+    async fn types_of(&self, scope: Scope<'_>) -> Result<Types, StoreError> {
+        if !scope.types.is_empty() {
+            let given = scope.types.iter().map(|t| t.as_bytes().to_vec());
+            return Ok(Types::Listed(given.collect()));
+        }
+        if audit_conditions::has_id_filter(scope.filters) {
+            return Ok(Types::Any);
+        }
+        Ok(Types::Listed(self.known_types().await?))
+    }
+
+    async fn read_part(
+        &self,
+        by: GroupBy,
+        source: Source,
+        types: &Types,
+        scope: Scope<'_>,
+        range: TimeRange,
+    ) -> Result<Vec<(Option<String>, GroupSums)>, sqlx::Error> {
+        let part = Part {
+            by,
+            source,
+            types,
+            scope,
+            range,
+        };
+        let dialect = self.dialect();
+        on_pool!(self, read, pool => {
+            let mut query = QueryBuilder::new("");
+            part.push(&mut query, dialect);
+            Ok(match by {
+                GroupBy::Type => query.build_query_as::<PartRow<Vec<u8>>>().fetch_all(pool).await?
+                    .into_iter().map(|row| row.into_part(|t| Some(String::from_utf8_lossy(&t).into_owned()))).collect(),
+                GroupBy::Day => query.build_query_as::<PartRow<i64>>().fetch_all(pool).await?
+                    .into_iter().map(|row| row.into_part(|day| Some(day_key(day)))).collect(),
+                // An absent id is '' in the totals and NULL in the events: no key either way.
+                _ => query.build_query_as::<PartRow<String>>().fetch_all(pool).await?
+                    .into_iter().map(|row| row.into_part(|id| Some(id).filter(|id| !id.is_empty()))).collect(),
+            })
+        })
+    }
+
+    /// The parts `scope` is read in: the whole window from the events when a `data.` filter
+    /// needs the bodies; otherwise its whole hours from the totals and the partial hours at
+    /// either end from the events (or from the totals, see `widened_edge`).
+    async fn parts(
+        &self,
+        types: &Types,
+        scope: Scope<'_>,
+    ) -> Result<Vec<(Source, TimeRange)>, StoreError> {
+        if types == &Types::Listed(Vec::new()) || scope.range.since_us >= scope.range.until_us {
+            return Ok(Vec::new());
+        }
+        if !scope.filters.data.is_empty() {
+            return Ok(vec![(Source::Events, scope.range)]);
+        }
+        let split = rollup::split(scope.range, HOUR_US);
+        let mut parts: Vec<_> = split
+            .whole
+            .map(|h| (Source::Totals, h))
+            .into_iter()
+            .collect();
+        for edge in split.edges {
+            parts.push(self.widened_edge(types, scope.filters, edge).await?);
+        }
+        Ok(parts)
+    }
+
+    /// A partial hour read from its hour's totals when the rest of that hour holds no matching
+    /// event: the totals then count exactly the part's events. A window "until now" ends in such
+    /// an hour, and on a busy log that hour alone may hold many thousands of events.
+    async fn widened_edge(
+        &self,
+        types: &Types,
+        filters: &AuditFilters,
+        edge: TimeRange,
+    ) -> Result<(Source, TimeRange), StoreError> {
+        let hour = TimeRange {
+            since_us: floor_hour(edge.since_us),
+            until_us: floor_hour(edge.since_us).saturating_add(HOUR_US),
+        };
+        let rest = [
+            TimeRange {
+                since_us: hour.since_us,
+                until_us: edge.since_us,
+            },
+            TimeRange {
+                since_us: edge.until_us,
+                until_us: hour.until_us,
+            },
+        ];
+        if edge.until_us > hour.until_us || self.any_matching(types, filters, &rest).await? {
+            return Ok((Source::Events, edge));
+        }
+        Ok((Source::Totals, hour))
+    }
+
+    /// Whether an event of `types` matching the id filters lies in one of `ranges`.
+    async fn any_matching(
+        &self,
+        types: &Types,
+        filters: &AuditFilters,
+        ranges: &[TimeRange],
+    ) -> Result<bool, sqlx::Error> {
+        for range in ranges.iter().filter(|r| r.since_us < r.until_us) {
+            let found: Option<i32> = on_pool!(self, read, pool => {
+                let mut query = QueryBuilder::new("select 1 from events where ");
+                push_window(&mut query, "ts_us", *range);
+                push_types(&mut query, types);
+                audit_conditions::push_id_conditions(&mut query, filters);
+                query.push(" limit 1");
+                query.build_query_scalar().fetch_optional(pool).await?
+            });
+            if found.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
