@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The web page in a real browser: starts `dash-events serve` (debug build) on 127.0.0.1 port 0
 # with an API token and a fresh SQLite file, then tests/browser drives headless Chromium through
-# it (tests/browser/viewer.mjs: token, events, type filter, live arrival, detail, paging) after
-# the unit tests of the page's stream parser. Screenshots go to target/ci-artifacts/. Installs
-# Chromium (Debian packages) and the npm packages when they are missing. Bounded: the server must
+# it (tests/browser/viewer.mjs: token, events, type filter, live arrival, detail, paging, CSV
+# download, id links in the URL and back, search, cost by group) after the unit tests of the
+# page's stream parser and filters. Screenshots go to target/ci-artifacts/. Installs Chromium
+# (Debian packages) and the npm packages when they are missing. Bounded: the server must
 # listen within 60 s and the browser run ends within BROWSER_TIME_LIMIT seconds (default 300).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +38,8 @@ make_work_dir
 
 export WEBHOOK_SECRET="browser-secret-$RANDOM$RANDOM"
 export API_TOKEN="browser-token-$RANDOM$RANDOM"
+# The page's search box needs the text index (`serve --search-index`).
+export SEARCH_INDEX=true
 env -u DATABASE_URL -u LISTEN_ADDR -u WEBHOOK_SECRET_PREVIOUS -u MAX_BODY_BYTES NO_COLOR=1 RUST_LOG=info \
   "$binary" serve --listen 127.0.0.1:0 --database-url "sqlite://$work/events.db" \
   >"$work/serve.log" 2>&1 &
@@ -47,7 +50,7 @@ export DASH_EVENTS_URL="http://127.0.0.1:$port"
 echo "serve is listening on $DASH_EVENTS_URL"
 
 status=0
-(cd tests/browser && node --test sse.test.mjs) || status=$?
+(cd tests/browser && node --test sse.test.mjs filters.test.mjs) || status=$?
 if [ "$status" -eq 0 ]; then
   (cd tests/browser && ARTIFACT_DIR="$artifacts" timeout --kill-after=10 "$time_limit" node viewer.mjs) || status=$?
 fi

@@ -114,7 +114,7 @@ impl From<ExportError> for AppError {
     fn from(err: ExportError) -> Self {
         match err {
             ExportError::Database(err) => err.into(),
-            err @ ExportError::Render(..) => Self::Internal(err.into()),
+            err @ (ExportError::Render(..) | ExportError::Csv(..)) => Self::Internal(err.into()),
         }
     }
 }

@@ -42,7 +42,12 @@ export function withQuery(path, params) {
 
 /** GETs `path`; answers the response, throwing Unauthorized on 401 and ApiError otherwise. */
 async function get(path, signal) {
-  const response = await fetch(path, { headers: authHeaders(), signal, cache: 'no-store' });
+  return send(path, { signal });
+}
+
+/** Sends a request to `path` with the token; answers the response like `get`. */
+async function send(path, { method = 'GET', signal } = {}) {
+  const response = await fetch(path, { method, headers: authHeaders(), signal, cache: 'no-store' });
   if (response.status === 401) throw new Unauthorized();
   if (!response.ok) {
     let message = `${response.status} ${response.statusText}`;
@@ -61,4 +66,9 @@ export async function getJson(path, signal) {
 /** The answer's exact bytes. */
 export async function getBytes(path, signal) {
   return new Uint8Array(await (await get(path, signal)).arrayBuffer());
+}
+
+/** POSTs to `path` (no body) and answers the JSON answer. */
+export async function postJson(path, signal) {
+  return (await send(path, { method: 'POST', signal })).json();
 }

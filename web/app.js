@@ -1,11 +1,16 @@
-// The audit log viewer: filters (kept in the URL fragment, never the token), the events table
-// paged through nextCursor, the charts of /stats/timeline, the detail dialog, and live events
-// from /events/stream. A 401 anywhere shows the token form.
+// The audit log viewer: filters (kept in the URL query string, never the token; each change
+// is a history entry, so back returns to the previous view), the events table paged through
+// nextCursor, the charts of /stats/timeline, the cost by group of /stats/groups, the detail
+// dialog, live events from /events/stream and the CSV download. Ids, types and days are links
+// that filter the view. A 401 anywhere shows the token form.
 
-import { ApiError, Unauthorized, authHeaders, forgetToken, getBytes, getJson, setToken, token, withQuery } from './api.js';
+import { ApiError, Unauthorized, authHeaders, forgetToken, getJson, setToken, token, withQuery } from './api.js';
 import { drawCost, drawCounts, typeColor } from './charts.js';
+import { followDownloadLink, showDetail } from './detail.js';
+import { ID_FILTERS, apiParams, emptyFilters, matchesEvent, readFilters, sinceOf, withChange, writeFilters } from './filters.js';
+import { GroupTable } from './groups.js';
 import { follow } from './sse.js';
-import { EventTable, formatCost, formatDuration } from './table.js';
+import { EventTable, formatCost } from './table.js';
 
 const DOCUMENTED_TYPES = ['agent:start', 'agent:complete', 'agent:error', 'swarm:start',
   'swarm:complete', 'swarm:progress', 'workflow:start', 'workflow:complete',
@@ -14,26 +19,113 @@ const PAGE_SIZE = 50;
 const MAX_HOURLY_BUCKETS = 1990;
 
 const $ = (id) => document.getElementById(id);
-const table = new EventTable($('events-body'), openDetail);
+const table = new EventTable($('events-body'), openDetail, idLink);
+const groups = new GroupTable(
+  { body: $('groups-body'), keyHeader: $('groups-key'), message: $('groups-message'), more: $('groups-more') },
+  groupKeyLink, (err) => handleFailure(err, 'Loading groups'));
 const knownTypes = new Set(DOCUMENTED_TYPES);
-const state = { filters: readHash(), cursor: null, complete: false, generation: 0, stream: null, chartTimer: null };
+const state = { filters: initialFilters(), cursor: null, complete: false, generation: 0, stream: null, chartTimer: null };
 
-// ---- filters -------------------------------------------------------------------------------
+// ---- filters and the URL ------------------------------------------------------------------------
 
-function readHash() {
-  const params = new URLSearchParams(location.hash.slice(1));
-  const types = (params.get('type') ?? '').split(',').filter(Boolean);
-  return { types: new Set(types), since: params.get('since') ?? '', until: params.get('until') ?? '' };
+/** The filters of the page's URL; a bookmark of the old `#type=…` form still opens its view. */
+function initialFilters() {
+  if (!location.search && location.hash.length > 1) {
+    const filters = readFilters(location.hash.slice(1));
+    history.replaceState(null, '', `${location.pathname}${writeFilters(filters)}`);
+    return filters;
+  }
+  return readFilters(location.search);
 }
 
-function filterParams() {
+/** The API parameters of the current view, with or without q (see `apiParams`). */
+function filterParams(search = false) {
+  return apiParams(state.filters, { search, now: state.loadedAt });
+}
+
+/** Shows `filters` as a new history entry: the back button returns to the view before. */
+function navigate(filters) {
+  const query = writeFilters(filters);
+  if (query !== location.search) history.pushState(null, '', `${location.pathname}${query}`);
+  state.filters = filters;
+  syncInputs();
+  reload();
+}
+
+const change = (edit) => navigate(withChange(state.filters, edit));
+
+/** The page's URL for the current filters changed by `edit`: the href of a filtering link. */
+function hrefWith(edit) {
+  return `${location.pathname}${writeFilters(withChange(state.filters, edit))}`;
+}
+
+/** A link to this view filtered by `edit`; a plain click stays in the page, others open a tab. */
+function filterLink(text, edit, title) {
+  const a = document.createElement('a');
+  a.className = 'filter-link';
+  a.textContent = text;
+  a.title = title;
+  a.href = hrefWith(edit);
+  a.addEventListener('click', (e) => {
+    if (e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+    e.preventDefault();
+    $('detail').close();
+    change(edit);
+  });
+  return a;
+}
+
+/** A link filtering the view on one id (replacing any other value of that filter). */
+function idLink(key, value) {
+  const a = filterLink(value, (f) => { f.ids[key] = [value]; }, `Show only ${key} ${value}`);
+  a.dataset.filter = key;
+  a.dataset.value = value;
+  return a;
+}
+
+/** A cost-by-group key as a link: an id or a type filters on it, a day sets the window to it. */
+function groupKeyLink(by, key) {
+  if (ID_FILTERS.includes(by)) return idLink(by, key);
+  if (by === 'type') return filterLink(key, (f) => { f.types = new Set([key]); }, `Show only ${key}`);
+  const start = `${key}T00:00:00Z`;
+  const end = new Date(Date.parse(start) + 86400e3).toISOString().replace('.000Z', 'Z');
+  return filterLink(key, (f) => Object.assign(f, { window: '', since: start, until: end }), `Show ${key} (UTC)`);
+}
+
+/** Puts the filters into the form's inputs, the type chips, the presets and the id chips. */
+function syncInputs() {
   const f = state.filters;
-  return { type: [...f.types].sort().join(','), since: f.since, until: f.until };
+  $('since').value = toLocal(f.window ? sinceOf(f) : f.since);
+  $('until').value = toLocal(f.window ? '' : f.until);
+  $('search').value = f.q;
+  $('group-by').value = f.groupBy;
+  f.types.forEach((type) => knownTypes.add(type));
+  renderTypeOptions();
+  document.querySelectorAll('#type-options input').forEach((input) => { input.checked = f.types.has(input.value); });
+  document.querySelectorAll('.presets button').forEach((button) => {
+    const active = button.dataset.window === f.window && (f.window || (!f.since && !f.until));
+    button.setAttribute('aria-pressed', String(Boolean(active)));
+  });
+  renderActiveFilters();
 }
 
-function writeHash() {
-  const query = withQuery('', filterParams()).replace(/^\?/, '');
-  history.replaceState(null, '', query ? `#${query}` : location.pathname);
+/** One removable chip per id filter value. */
+function renderActiveFilters() {
+  const chips = ID_FILTERS.flatMap((key) => state.filters.ids[key].map((value) => {
+    const item = document.createElement('li');
+    item.className = 'chip';
+    item.dataset.filter = key;
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'quiet remove';
+    remove.textContent = '✕';
+    remove.setAttribute('aria-label', `Remove the filter ${key} ${value}`);
+    remove.addEventListener('click', () => change((f) => { f.ids[key] = f.ids[key].filter((v) => v !== value); }));
+    item.append(document.createTextNode(`${key}: ${value}`), remove);
+    return item;
+  }));
+  $('active-filters').replaceChildren(...chips);
+  $('active-filters').hidden = chips.length === 0;
 }
 
 /** datetime-local text (taken as UTC) to RFC 3339, and back. */
@@ -53,10 +145,9 @@ function renderTypeOptions() {
     input.name = 'type';
     input.value = type;
     input.checked = state.filters.types.has(type);
-    input.addEventListener('change', () => {
-      if (input.checked) state.filters.types.add(type); else state.filters.types.delete(type);
-      reload();
-    });
+    input.addEventListener('change', () => change((f) => {
+      if (input.checked) f.types.add(type); else f.types.delete(type);
+    }));
     const dot = document.createElement('span');
     dot.className = 'dot';
     dot.style.setProperty('--type-color', typeColor(type));
@@ -72,22 +163,24 @@ function learnType(type) {
   }
 }
 
-function applyRangeInputs() {
+/** Applies the form: the range (a relative window stays one unless its inputs were edited) and q. */
+function applyForm() {
   const since = toUtc($('since').value);
   const until = toUtc($('until').value);
   if (since && until && since >= until) {
     showError('filter-error', 'Since must be before until.');
     return;
   }
-  Object.assign(state.filters, { since, until });
-  reload();
+  const f = state.filters;
+  const windowKept = f.window && since === toUtc(toLocal(sinceOf(f, state.loadedAt))) && !until;
+  change((next) => {
+    if (!windowKept) Object.assign(next, { window: '', since, until });
+    next.q = $('search').value.trim();
+  });
 }
 
-function preset(hours) {
-  const since = hours ? new Date(Date.now() - hours * 3600e3).toISOString().slice(0, 19) : '';
-  $('since').value = since;
-  $('until').value = '';
-  applyRangeInputs();
+function preset(window) {
+  change((f) => Object.assign(f, { window, since: '', until: '' }));
 }
 
 // ---- loading ------------------------------------------------------------------------------
@@ -103,25 +196,32 @@ function handleFailure(err, where) {
   showError('filter-error', `${where}: ${err.message}`);
 }
 
-/** Starts over with the current filters: the first page, the charts and the live stream. */
+/**
+ * Starts over with the current filters: the first page, the charts, the groups, the download
+ * link and the live stream (which cannot search: with q there is none).
+ */
 function reload() {
   const generation = ++state.generation;
+  state.loadedAt = Date.now();
   showError('filter-error', '');
-  writeHash();
   state.stream?.abort();
   table.clear();
   state.cursor = null;
   state.complete = false;
-  startStream(generation);
+  // A relative window ("last 24 h") starts from now at each reload; the input shows where.
+  if (state.filters.window) $('since').value = toLocal(sinceOf(state.filters, state.loadedAt));
+  $('download-csv').href = withQuery('/events/export', { format: 'csv', ...filterParams(true) });
+  if (state.filters.q) setLive('searching'); else startStream(generation);
   loadPage(generation);
   loadCharts(generation);
+  groups.load(state.filters.groupBy, filterParams());
 }
 
 async function loadPage(generation) {
   const button = $('load-older');
   button.disabled = true;
   try {
-    const page = await getJson(withQuery('/events', { ...filterParams(), limit: PAGE_SIZE, cursor: state.cursor }));
+    const page = await getJson(withQuery('/events', { ...filterParams(true), limit: PAGE_SIZE, cursor: state.cursor }));
     if (generation !== state.generation) return;
     unlock();
     table.append(page.events);
@@ -144,7 +244,7 @@ function renderCount() {
 }
 
 function chooseBucket() {
-  const { since, until } = state.filters;
+  const { since, until } = filterParams();
   if (!since || !until) return 'hour';
   return (Date.parse(until) - Date.parse(since)) / 3600e3 > MAX_HOURLY_BUCKETS ? 'day' : 'hour';
 }
@@ -201,18 +301,12 @@ function scheduleCharts() {
 // ---- live -----------------------------------------------------------------------------------
 
 const LIVE_TEXT = { connecting: 'Live: connecting…', live: 'Live', retrying: 'Live: reconnecting…',
-  unauthorized: 'Live: needs token', unavailable: 'Live: unavailable', off: 'Live: off' };
+  unauthorized: 'Live: needs token', unavailable: 'Live: unavailable', off: 'Live: off',
+  searching: 'Live: off while searching' };
 
 function setLive(status) {
   $('live-status').dataset.state = status;
   $('live-status').textContent = LIVE_TEXT[status] ?? status;
-}
-
-function matches(event) {
-  const { types, since, until } = state.filters;
-  if (types.size && !types.has(event.type)) return false;
-  if (since && Date.parse(event.timestamp) < Date.parse(since)) return false;
-  return !(until && Date.parse(event.timestamp) >= Date.parse(until));
 }
 
 function startStream(generation) {
@@ -226,7 +320,7 @@ function startStream(generation) {
       if (generation === state.generation) setLive(status);
     },
     onEvent: (event) => {
-      if (generation !== state.generation || !matches(event)) return;
+      if (generation !== state.generation || !matchesEvent(state.filters, event, state.loadedAt)) return;
       learnType(event.type);
       if (table.insert(event, state.complete)) renderCount();
       scheduleCharts();
@@ -252,31 +346,15 @@ function unlock() {
   $('sign-out').hidden = !token();
 }
 
-async function openDetail(event) {
-  const dialog = $('detail');
-  $('detail-title').textContent = `${event.type} · ${event.id}`;
-  const fields = [['Id', event.id], ['Type', event.type], ['Timestamp', event.timestamp],
-    ['Received', event.receivedAt], ['Webhook', event.webhookId ?? '—'], ['Instance', event.instanceId ?? '—'],
-    ['Cost', formatCost(event.data?.cost) || '—'], ['Duration', formatDuration(event.data?.durationMs) || '—']];
-  $('detail-meta').replaceChildren(...fields.flatMap(([name, value]) => {
-    const dt = document.createElement('dt');
-    dt.textContent = name;
-    const dd = document.createElement('dd');
-    dd.textContent = String(value);
-    return [dt, dd];
-  }));
-  $('detail-json').textContent = JSON.stringify(event, null, 2);
-  $('detail-body').textContent = 'Loading…';
-  $('body-size').textContent = '';
-  if (!dialog.open) dialog.showModal();
-  try {
-    const bytes = await getBytes(`/events/${encodeURIComponent(event.id)}/body`);
-    $('detail-body').textContent = new TextDecoder().decode(bytes);
-    $('body-size').textContent = `(${bytes.length} bytes)`;
-  } catch (err) {
-    $('detail-body').textContent = `Could not load the body: ${err.message}`;
-    if (err instanceof Unauthorized) { dialog.close(); askForToken('The token was refused.'); }
-  }
+function openDetail(event) {
+  showDetail(event, { idLink, onUnauthorized: () => askForToken('The token was refused.') });
+}
+
+function downloadWithToken(e) {
+  if (!token()) return; // no token: the browser follows the plain link
+  e.preventDefault();
+  followDownloadLink($('download-csv').getAttribute('href'))
+    .catch((err) => handleFailure(err, 'Download'));
 }
 
 // ---- wiring ---------------------------------------------------------------------------------
@@ -288,17 +366,15 @@ $('token-form').addEventListener('submit', (e) => {
   reload();
 });
 $('sign-out').addEventListener('click', () => { forgetToken(); askForToken(''); });
-$('filters').addEventListener('submit', (e) => { e.preventDefault(); applyRangeInputs(); });
+$('filters').addEventListener('submit', (e) => { e.preventDefault(); applyForm(); });
 $('reset-filters').addEventListener('click', () => {
-  state.filters = { types: new Set(), since: '', until: '' };
-  $('since').value = '';
-  $('until').value = '';
-  document.querySelectorAll('#type-options input').forEach((input) => { input.checked = false; });
-  reload();
+  navigate(Object.assign(emptyFilters(), { groupBy: state.filters.groupBy }));
 });
 document.querySelectorAll('.presets button').forEach((button) => {
-  button.addEventListener('click', () => preset(Number(button.dataset.hours)));
+  button.addEventListener('click', () => preset(button.dataset.window));
 });
+$('group-by').addEventListener('change', () => change((f) => { f.groupBy = $('group-by').value; }));
+$('download-csv').addEventListener('click', downloadWithToken);
 $('load-older').addEventListener('click', () => loadPage(state.generation));
 document.querySelectorAll('button.copy').forEach((button) => {
   button.addEventListener('click', async () => {
@@ -311,17 +387,11 @@ document.querySelectorAll('button.copy').forEach((button) => {
     setTimeout(() => { button.textContent = 'Copy'; }, 1500);
   });
 });
-window.addEventListener('hashchange', () => {
-  state.filters = readHash();
-  $('since').value = toLocal(state.filters.since);
-  $('until').value = toLocal(state.filters.until);
-  renderTypeOptions();
-  document.querySelectorAll('#type-options input').forEach((input) => { input.checked = state.filters.types.has(input.value); });
+window.addEventListener('popstate', () => {
+  state.filters = readFilters(location.search);
+  syncInputs();
   reload();
 });
 
-$('since').value = toLocal(state.filters.since);
-$('until').value = toLocal(state.filters.until);
-state.filters.types.forEach((type) => knownTypes.add(type));
-renderTypeOptions();
+syncInputs();
 reload();

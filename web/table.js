@@ -1,8 +1,13 @@
 // The events table: rows in the API's order (newest timestamp first, ties by id descending),
-// each event once, whether it came from a page or from the live stream. Cells are filled with
-// textContent only: event content is never parsed as markup.
+// each event once, whether it came from a page or from the live stream. The agent, swarm,
+// workflow and instance ids are links that filter the view. Cells are filled with textContent
+// only: event content is never parsed as markup.
 
 import { typeColor } from './charts.js';
+import { idOf } from './filters.js';
+
+/** The ids shown as links in their own column, in this order. */
+export const LINKED_IDS = ['agentId', 'swarmId', 'workflowId', 'instanceId'];
 
 const number = new Intl.NumberFormat('en', { maximumFractionDigits: 4 });
 
@@ -38,8 +43,9 @@ function before(a, b) {
   return a.id > b.id;
 }
 
-const SUMMARY_KEYS = ['agentId', 'swarmId', 'workflowId', 'stepId', 'result', 'status', 'error',
-  'message', 'reason', 'percentage', 'progress'];
+// The ids have a column of their own.
+const SUMMARY_KEYS = ['stepId', 'result', 'status', 'error', 'message', 'reason', 'percentage',
+  'progress'];
 
 /** A short line from the fields an operator scans for. */
 export function summarize(data) {
@@ -55,10 +61,15 @@ export function summarize(data) {
 }
 
 export class EventTable {
-  /** @param {HTMLTableSectionElement} tbody  @param {(event) => void} onOpen */
-  constructor(tbody, onOpen) {
+  /**
+   * @param {HTMLTableSectionElement} tbody
+   * @param {(event) => void} onOpen  opens an event's detail
+   * @param {(key: string, value: string) => HTMLElement} idLink  a link filtering the view on an id
+   */
+  constructor(tbody, onOpen, idLink) {
     this.tbody = tbody;
     this.onOpen = onOpen;
+    this.idLink = idLink;
     this.events = [];
     this.ids = new Set();
   }
@@ -133,12 +144,17 @@ export class EventTable {
     open.setAttribute('aria-label', `Open event ${event.id}`);
     open.addEventListener('click', () => this.onOpen(event));
     id.append(open);
-    tr.append(time, type, id, cell(summarize(data), 'summary'),
+    const ids = cell('', 'ids');
+    for (const key of LINKED_IDS) {
+      const value = idOf(event, key);
+      if (value !== null) ids.append(this.idLink(key, value));
+    }
+    tr.append(time, type, id, ids, cell(summarize(data), 'summary'),
       cell(formatCost(data.cost), 'num'), cell(formatDuration(data.durationMs), 'num'));
     // The whole row opens the event for a mouse (the id button does for the keyboard), unless
     // the click ended a text selection, e.g. of an id to copy.
     tr.addEventListener('click', (e) => {
-      if (!e.target.closest('button') && !window.getSelection()?.toString()) this.onOpen(event);
+      if (!e.target.closest('button, a') && !window.getSelection()?.toString()) this.onOpen(event);
     });
     return tr;
   }

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 use super::CommandError;
-use crate::export::pages;
+use crate::export::{Format, pages};
 use crate::query::ListParams;
 use crate::store::{Durability, Store};
 
@@ -67,11 +67,11 @@ async fn write_all(
     let started = Instant::now();
     let bar = progress_bar(count(store, &params).await?);
     let mut written = 0;
-    let mut pages = std::pin::pin!(pages(store.clone(), params));
+    let mut pages = std::pin::pin!(pages(store.clone(), params, Format::Ndjson));
     while let Some(page) = pages.next().await {
         let page = page.map_err(|err| CommandError::failed("cannot read the events", err))?;
         output
-            .write_all(&page.ndjson)
+            .write_all(&page.bytes)
             .await
             .map_err(|err| CommandError::failed("cannot write the export", err))?;
         written += page.events;

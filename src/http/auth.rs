@@ -1,29 +1,49 @@
-//! The bearer token in front of the query API.
+//! The bearer token in front of the query API, and the download links (`download_link`) that
+//! open one export without it.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::AppState;
+use super::download_link;
 use crate::error::AppError;
 
-/// Lets the request through when no token is configured or the right one is presented.
+/// Lets the request through when no token is configured, the right one is presented, or it
+/// follows a valid download link (whose `expires` and `signature` are then taken off the query).
 pub async fn require_api_token(
     State(state): State<AppState>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    if let Some(expected) = &state.config.api_token {
+    let expected = state.config.api_token.as_ref().map(|t| t.expose());
+    if download_link::is_link(request.uri().path(), request.uri().query()) {
+        let now_s = state.config.clock.now_us() / 1_000_000;
+        admit_link(&mut request, expected.unwrap_or_default(), now_s)?;
+    } else if let Some(expected) = expected {
         let presented = bearer_token(request.headers()).ok_or(AppError::Unauthorized)?;
-        if !tokens_match(presented, expected.expose()) {
+        if !tokens_match(presented, expected) {
             tracing::warn!("query API request with a wrong bearer token");
             return Err(AppError::Unauthorized);
         }
     }
     Ok(next.run(request).await)
+}
+
+/// Checks a download link and leaves the request with the export's own query.
+fn admit_link(request: &mut Request, key: &str, now_s: i64) -> Result<(), AppError> {
+    let query = request.uri().query().unwrap_or_default();
+    let export_query = download_link::verify(key.as_bytes(), query, now_s).map_err(|err| {
+        tracing::warn!(reason = %err, "download link refused");
+        AppError::Unauthorized
+    })?;
+    let uri = format!("{}?{export_query}", request.uri().path());
+    // The query was part of a valid URI, so what is left of it is one too.
+    *request.uri_mut() = uri.parse::<Uri>().map_err(|_| AppError::Unauthorized)?;
+    Ok(())
 }
 
 fn bearer_token(headers: &HeaderMap) -> Option<&str> {

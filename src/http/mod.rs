@@ -4,6 +4,7 @@
 
 mod audit_params;
 mod auth;
+mod download_link;
 mod events;
 mod export;
 mod groups;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(groups::router())
         .merge(stream::router())
         .merge(export::router())
+        .merge(download_link::router())
         .merge(notifications::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

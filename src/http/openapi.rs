@@ -5,7 +5,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 
-use super::{events, export, groups, health, notifications, stream, timeline, web, webhooks};
+use super::{
+    download_link, events, export, groups, health, notifications, stream, timeline, web, webhooks,
+};
 use crate::groups::{Group, GroupPage};
 use crate::store::Stats;
 use crate::timeline::{Timeline, TimelineBucket};
@@ -109,15 +111,16 @@ pub struct AuditFilterParams {
     info(title = "dash-events", description = "Verifying receiver and audit log for Dash webhooks"),
     paths(
         webhooks::receive_webhook, events::list_events, stream::stream_events,
-        export::export_events, events::get_event, events::get_event_body, events::get_stats,
-        timeline::get_timeline, groups::get_groups, notifications::list_notifications,
+        export::export_events, download_link::create_download_link, events::get_event,
+        events::get_event_body, events::get_stats, timeline::get_timeline, groups::get_groups,
+        notifications::list_notifications,
         notifications::retry_notification, health::healthz, health::readyz, health::metrics,
         health::openapi, web::index, web::asset,
     ),
     components(schemas(
         ErrorBody, Delivery, Event, EventPage, Stats, Timeline, TimelineBucket, Group, GroupPage,
-        webhooks::Receipt,
-        notifications::Notification, notifications::NotificationPage,
+        webhooks::Receipt, notifications::Notification, notifications::NotificationPage,
+        download_link::DownloadLink,
     )),
     modifiers(&BearerAuth),
 )]

@@ -23,7 +23,7 @@ const INDEX_HTML: &str = include_str!("../../web/index.html");
 const JS: &str = "text/javascript; charset=utf-8";
 
 /// Every asset: its name under `/assets/`, its content type and its text.
-const ASSETS: [(&str, &str, &str); 6] = [
+const ASSETS: [(&str, &str, &str); 9] = [
     (
         "app.css",
         "text/css; charset=utf-8",
@@ -32,6 +32,9 @@ const ASSETS: [(&str, &str, &str); 6] = [
     ("app.js", JS, include_str!("../../web/app.js")),
     ("api.js", JS, include_str!("../../web/api.js")),
     ("charts.js", JS, include_str!("../../web/charts.js")),
+    ("detail.js", JS, include_str!("../../web/detail.js")),
+    ("filters.js", JS, include_str!("../../web/filters.js")),
+    ("groups.js", JS, include_str!("../../web/groups.js")),
     ("sse.js", JS, include_str!("../../web/sse.js")),
     ("table.js", JS, include_str!("../../web/table.js")),
 ];

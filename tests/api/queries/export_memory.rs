@@ -1,6 +1,7 @@
 //! `GET /events/export` of a large log: every event once, in the order of `GET /events`, each line
 //! equal to `GET /events/{id}`, and the server's peak memory flat whatever the size of the export:
-//! it grows by far less than the export does.
+//! it grows by far less than the export does. The CSV export of the same log, streamed the same
+//! way, holds the same events in the same order and leaves the peak as flat.
 
 use std::time::Duration;
 
@@ -70,6 +71,19 @@ async fn export_of_a_large_log_streams_every_event_newest_first_at_flat_memory(d
         assert_eq!(line, &by_id, "line of {id} differs from GET /events/{id}");
     }
     assert_peak_flat(db.backend(), &small, &large);
+
+    let csv = export_measured_csv(&app, &client).await;
+    let csv_ids: Vec<&str> = csv.rows.iter().map(|row| &row[0]).collect();
+    let ndjson_ids: Vec<&str> = large
+        .lines
+        .iter()
+        .map(|line| line["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        csv_ids, ndjson_ids,
+        "the CSV rows are the NDJSON events, in order"
+    );
+    assert_csv_peak_flat(db.backend(), &large, &csv);
 }
 
 /// One export's lines, its size and the server's peak RSS once it was answered.
@@ -88,6 +102,42 @@ async fn export_measured(app: &ServeProcess, client: &Client, query: &[(&str, &s
         bytes_kb: body.len() as u64 / 1024,
         peak_kb: peak_rss_kb(app),
     }
+}
+
+/// The CSV export of the whole log: its rows (header excluded), its size and the peak after it.
+struct MeasuredCsv {
+    rows: Vec<csv::StringRecord>,
+    bytes_kb: u64,
+    peak_kb: u64,
+}
+
+async fn export_measured_csv(app: &ServeProcess, client: &Client) -> MeasuredCsv {
+    let (status, _, body) = export_raw(app, client, &[("format", "csv")]).await;
+    assert_eq!(status, 200);
+    let rows = csv::Reader::from_reader(&body[..])
+        .records()
+        .map(|row| row.expect("a CSV row"))
+        .collect();
+    MeasuredCsv {
+        rows,
+        bytes_kb: body.len() as u64 / 1024,
+        peak_kb: peak_rss_kb(app),
+    }
+}
+
+/// Asserts that the CSV export of the whole log, after the NDJSON one, grew the peak by under
+/// `1 / GROWTH_SHARE` of its size: rendering rows instead of lines holds no more of the export.
+fn assert_csv_peak_flat(backend: Backend, ndjson: &Measured, csv: &MeasuredCsv) {
+    let growth_kb = csv.peak_kb.saturating_sub(ndjson.peak_kb);
+    eprintln!(
+        "{backend:?}: peak RSS {} kB after the CSV export ({} kB)",
+        csv.peak_kb, csv.bytes_kb
+    );
+    assert!(
+        growth_kb < csv.bytes_kb / GROWTH_SHARE,
+        "the peak RSS grew by {growth_kb} kB for a CSV export of {} kB: it is held in memory",
+        csv.bytes_kb
+    );
 }
 
 /// Asserts that the large export grew the peak by under `1 / GROWTH_SHARE` of what it outweighs

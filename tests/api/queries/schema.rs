@@ -57,6 +57,7 @@ async fn every_documented_answer_is_provoked_and_conforms(db: TestDb) {
     answers.queries(&id).await;
     answers.stream().await;
     answers.notifications().await;
+    answers.download_links().await;
     answers.operations().await;
     answers.record(Method::POST, "/webhooks/dash", slow_body_answer(&app).await);
     answers_during_an_outage(&mut answers, &db).await;
@@ -225,6 +226,22 @@ impl Answers<'_> {
         let unauthorized = app.client.post(app.url(&retry(&dead)));
         self.call(401, unauthorized).await;
         self.call(405, self.get(&retry(&dead), true)).await;
+    }
+
+    /// Signed links to an export, for a browser to follow without the token.
+    async fn download_links(&mut self) {
+        let app = self.app;
+        let links = "/events/export/links";
+        let csv = format!("{links}?format=csv&agentId=agent-1");
+        let link = self.call(200, app.request(Method::POST, &csv)).await;
+        assert!(
+            link["url"]
+                .as_str()
+                .is_some_and(|url| url.contains("signature="))
+        );
+        let bad = format!("{links}?format=xml");
+        self.call(400, app.request(Method::POST, &bad)).await;
+        self.call(401, app.client.post(app.url(links))).await;
     }
 
     /// The operations endpoints, the web view, and a path outside the document.
