@@ -1,0 +1,53 @@
+"""Times the audit queries (filtered pages, /stats of an agent, /stats/groups) against a grown log.
+
+    python3 bench/audit_queries.py DATABASE_URL [REPEATS]
+
+Starts target/release/dash-events serve on the log (grow it first with
+target/release/dash-events-grow --database-url URL --to N), prints the time to ready and the
+p50/p99/max of REPEATS requests (default 50) of each query, one at a time, then stops it.
+"""
+import json, statistics, subprocess, sys, time, urllib.request, os, signal
+port = 38222
+env = dict(os.environ, WEBHOOK_SECRET="s", DATABASE_URL=sys.argv[1], LISTEN_ADDR=f"127.0.0.1:{port}")
+t0 = time.time()
+p = subprocess.Popen([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "dash-events"), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+base = f"http://127.0.0.1:{port}"
+while True:
+    try:
+        urllib.request.urlopen(base + "/readyz", timeout=1); break
+    except Exception:
+        time.sleep(0.05)
+print("ready_s", round(time.time() - t0, 2))
+def get(path):
+    with urllib.request.urlopen(base + path, timeout=60) as r:
+        return json.loads(r.read())
+last = get("/events?limit=1")["events"][0]["timestamp"]
+import datetime
+end = datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
+day = (end - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+month = (end - datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+def page50(q):
+    path = "/events?" + q
+    cur = None
+    for _ in range(49):
+        r = get(path + (f"&cursor={cur}" if cur else ""))
+        cur = r["nextCursor"]
+    return path + f"&cursor={cur}"
+queries = {
+  "events agentId first page": "/events?agentId=agent-101",
+  "events swarmId first page": "/events?swarmId=swarm-1",
+  "events instanceId first page": "/events?instanceId=inst_bench",
+  "events agentId 50th page": page50("agentId=agent-101"),
+  "events agentId+type first page": "/events?agentId=agent-101&type=agent:complete",
+  "stats agentId": "/stats?agentId=agent-101",
+  "groups by agent, last day": f"/stats/groups?by=agentId&since={day}",
+  "groups by agent, month": f"/stats/groups?by=agentId&since={month}",
+  "groups by type, month, agentId": f"/stats/groups?by=type&agentId=agent-101&since={month}",
+}
+for name, path in queries.items():
+    times = []
+    for _ in range(int(sys.argv[2]) if len(sys.argv) > 2 else 50):
+        s = time.perf_counter(); get(path); times.append((time.perf_counter() - s) * 1000)
+    times.sort()
+    print(f"{name}: p50 {statistics.median(times):.1f} ms, p99 {times[int(len(times)*0.99)-1]:.1f} ms, max {times[-1]:.1f}")
+p.send_signal(signal.SIGTERM); p.wait()
