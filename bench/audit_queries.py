@@ -1,4 +1,5 @@
-"""Times the audit queries (filtered pages, /stats of an agent, /stats/groups) against a grown log.
+"""Times the audit queries (filtered pages, /stats of an agent, /stats/groups) and /stats of a day
+against a grown log.
 
     python3 bench/audit_queries.py DATABASE_URL [REPEATS]
 
@@ -40,6 +41,9 @@ queries = {
   "events agentId 50th page": page50("agentId=agent-101"),
   "events agentId+type first page": "/events?agentId=agent-101&type=agent:complete",
   "stats agentId": "/stats?agentId=agent-101",
+  "stats, everything": "/stats",
+  "stats, last day": f"/stats?since={day}",
+  "timeline, a month by hour": f"/stats/timeline?since={month}&bucket=hour",
   "groups by agent, last day": f"/stats/groups?by=agentId&since={day}",
   "groups by agent, month": f"/stats/groups?by=agentId&since={month}",
   "groups by type, month, agentId": f"/stats/groups?by=type&agentId=agent-101&since={month}",

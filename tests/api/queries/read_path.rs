@@ -1,8 +1,8 @@
 //! The read path at scale: with a million events stored, a page of one type since a time, the
 //! pages after it, the recent events of all types and a page of two types are all read through
-//! the index (the plans are printed,
-//! so `cargo test read_path -- --nocapture` shows them), and `/stats` sums hourly totals instead
-//! of scanning. Timings are printed, never asserted.
+//! the index (the plans are printed, so `cargo test read_path -- --nocapture` shows them), and
+//! `/stats` sums daily and hourly totals instead of scanning, exactly: an unaligned week and day
+//! are counted against the table. Timings are printed, never asserted.
 
 use std::time::Instant;
 
@@ -34,6 +34,15 @@ const FILL_HOURS: &str = "insert into event_hours (type, hour_us, shard, events,
     select type, ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000, 0, count(*), \
            coalesce(sum(cost), 0) \
     from events group by type, ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000";
+// The rows hold no ids: every event is in the group of its hour and type alone.
+const FILL_GROUPS: &str = "insert into event_groups (hour_us, type, agent_id, swarm_id, workflow_id, \
+           instance_id, webhook_id, shard, events, cost_sum, total_cost_sum, duration_count, \
+           duration_sum, duration_max) \
+    select ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000, type, '', '', '', '', '', 0, \
+           count(*), coalesce(sum(cost), 0), 0, count(duration_ms), coalesce(sum(duration_ms), 0), \
+           max(duration_ms) \
+    from events group by type, ts_us - ((ts_us % 3600000000) + 3600000000) % 3600000000";
+const COUNT_IN_RANGE: &str = "select count(*) from events where ts_us >= $1 and ts_us < $2";
 
 both_backends!(pages_of_a_million_events_are_read_through_an_index);
 
@@ -116,6 +125,19 @@ async fn pages_of_a_million_events_are_read_through_an_index(db: TestDb) {
         started.elapsed()
     );
     assert!(partial.total_events > 0 && partial.total_events < EVENTS);
+    assert_eq!(partial.total_events, count_in(&db, week).await);
+    let day = TimeRange {
+        since_us: week.since_us + 7_654_321_000,
+        until_us: week.since_us + 7_654_321_000 + 86_400_000_000,
+    };
+    let started = Instant::now();
+    let one_day = store.stats(day).await.expect("stats of a day");
+    eprintln!(
+        "{:?}: stats of an unaligned day in {:?}",
+        db.backend(),
+        started.elapsed()
+    );
+    assert_eq!(one_day.total_events, count_in(&db, day).await);
     store.close().await;
 }
 
@@ -124,7 +146,7 @@ pub(crate) async fn fill(db: &TestDb) {
     match db.backend() {
         Backend::Sqlite => {
             let mut conn = db.sqlite().await;
-            for sql in [FILL_SQLITE, FILL_TYPES, FILL_STATS, FILL_HOURS] {
+            for sql in [FILL_SQLITE, FILL_TYPES, FILL_STATS, FILL_HOURS, FILL_GROUPS] {
                 sqlx::query(sql)
                     .bind(EVENTS)
                     .bind(START_US)
@@ -143,7 +165,7 @@ pub(crate) async fn fill(db: &TestDb) {
                 .execute(&mut conn)
                 .await
                 .expect("fill");
-            for sql in [FILL_TYPES, FILL_STATS, FILL_HOURS, "analyze"] {
+            for sql in [FILL_TYPES, FILL_STATS, FILL_HOURS, FILL_GROUPS, "analyze"] {
                 sqlx::query(sql).execute(&mut conn).await.expect(sql);
             }
         }
@@ -153,6 +175,27 @@ pub(crate) async fn fill(db: &TestDb) {
         db.backend(),
         started.elapsed()
     );
+}
+
+/// The events in `range`, counted from the table itself.
+async fn count_in(db: &TestDb, range: TimeRange) -> i64 {
+    let count = match db.backend() {
+        Backend::Sqlite => {
+            sqlx::query_scalar(COUNT_IN_RANGE)
+                .bind(range.since_us)
+                .bind(range.until_us)
+                .fetch_one(&mut db.sqlite().await)
+                .await
+        }
+        Backend::Postgres => {
+            sqlx::query_scalar(COUNT_IN_RANGE)
+                .bind(range.since_us)
+                .bind(range.until_us)
+                .fetch_one(&mut db.postgres().await)
+                .await
+        }
+    };
+    count.expect("count")
 }
 
 fn list_params(event_type: Option<&str>, since_us: i64) -> ListParams {
