@@ -28,6 +28,23 @@ const UPSERT_GROUPS_CONFLICT: &str = " on conflict (hour_us, type, agent_id, swa
         when event_groups.duration_max is null \
             or excluded.duration_max > event_groups.duration_max then excluded.duration_max \
         else event_groups.duration_max end";
+/// Folds the shards of the hours that ended before `$1` into shard 0 (PostgreSQL), as
+/// `planner` folds the hourly totals: each batch adds to one of 16 shards of its rows, so a
+/// grown log held up to 16 rows per key and hour (2.25 million rows at 10⁷ events, a month
+/// grouped by agent in 2.4 s). One statement deletes the other shards and adds exactly what it
+/// deleted to shard 0, so no total changes, also with several receivers folding at once.
+pub(super) static FOLD_SHARDS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "with moved as (delete from event_groups where hour_us < $1 and shard <> 0 \
+            returning hour_us, type, agent_id, swarm_id, workflow_id, instance_id, webhook_id, \
+            events, cost_sum, total_cost_sum, duration_count, duration_sum, duration_max) \
+        {INSERT_GROUPS} select hour_us, type, agent_id, swarm_id, workflow_id, instance_id, \
+            webhook_id, 0, sum(events), sum(cost_sum), sum(total_cost_sum), sum(duration_count), \
+            sum(duration_sum), max(duration_max) from moved \
+        group by hour_us, type, agent_id, swarm_id, workflow_id, instance_id, webhook_id \
+        {UPSERT_GROUPS_CONFLICT}"
+    )
+});
 // PostgreSQL sums bigints as numeric: cast back.
 const SELECT_CURRENT: &str = "select hour_us, agent_id, swarm_id, workflow_id, instance_id, \
     webhook_id, cast(sum(events) as bigint) as events, max(duration_max) as duration_max \

@@ -11,10 +11,10 @@
 use super::Store;
 use super::StoreError;
 use super::hours::{HOUR_US, floor_hour};
-use super::is_deadlock;
+use super::{group_totals, is_deadlock};
 
 /// The tables whose statistics the read path's plans depend on.
-const ANALYZE: &str = "analyze events, event_stats, notifications";
+const ANALYZE: &str = "analyze events, event_stats, event_groups, notifications";
 /// Whether the statistics are left to the service: autovacuum off (for the server, or for the
 /// events table) and one of the tables changed by more than a tenth (at least 1 000 rows) since
 /// it was last analyzed.
@@ -23,7 +23,8 @@ const STALE_WITHOUT_AUTOVACUUM: &str = "select (current_setting('autovacuum') = 
                    and reloptions @> array['autovacuum_enabled=false'])) \
     and coalesce(bool_or(n_mod_since_analyze > greatest(1000, n_live_tup / 10)), false) \
     from pg_stat_user_tables \
-    where schemaname = current_schema() and relname in ('events', 'event_stats', 'notifications')";
+    where schemaname = current_schema() \
+    and relname in ('events', 'event_stats', 'event_groups', 'notifications')";
 
 /// Folds the shards of the hours that ended before `$1` into shard 0. Each batch adds to a random
 /// one of 16 shards of its hour, so that concurrent writers rarely wait on one row; a month
@@ -41,22 +42,23 @@ const FOLD_HOUR_SHARDS: &str = "with moved as (\
         cost_sum = event_hours.cost_sum + excluded.cost_sum";
 
 impl Store {
-    /// Folds the shards of the hourly totals of hours that ended before `before_us` into one
-    /// row per type and hour (PostgreSQL; SQLite writes one shard only); answers the rows
-    /// folded away. A deadlock with a writer or a prune leaves everything as it was.
+    /// Folds the shards of the hourly totals (`event_hours` and `event_groups`) of hours that
+    /// ended before `before_us` into one row per key and hour (PostgreSQL; SQLite writes one
+    /// shard only); answers the rows folded away. A deadlock with a writer or a prune leaves
+    /// that table as it was until the next round.
     pub async fn fold_hour_shards(&self, before_us: i64) -> Result<u64, StoreError> {
         let Self::Postgres { primary: pool, .. } = self else {
             return Ok(0);
         };
-        match sqlx::query(FOLD_HOUR_SHARDS)
-            .bind(before_us)
-            .execute(pool)
-            .await
-        {
-            Ok(done) => Ok(done.rows_affected()),
-            Err(err) if is_deadlock(&err) => Ok(0),
-            Err(err) => Err(err.into()),
+        let mut folded = 0;
+        for statement in [FOLD_HOUR_SHARDS, group_totals::FOLD_SHARDS.as_str()] {
+            match sqlx::query(statement).bind(before_us).execute(pool).await {
+                Ok(done) => folded += done.rows_affected(),
+                Err(err) if is_deadlock(&err) => {}
+                Err(err) => return Err(err.into()),
+            }
         }
+        Ok(folded)
     }
 
     /// Analyzes the event tables when their statistics are stale and no autovacuum will do it;

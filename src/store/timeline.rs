@@ -17,7 +17,6 @@ use super::{Store, on_pool, rollup};
 use crate::query::{AuditFilters, TimeRange};
 use crate::timeline::{BucketRow, Plan};
 
-const SELECT_SPAN: &str = "select min(ts_us), max(ts_us) from events where type in (";
 const SELECT_ANY: &str = "select 1 from events where type in (";
 
 /// Where one part of a timeline is counted.
@@ -115,7 +114,9 @@ impl Store {
     }
 
     /// The oldest and newest timestamps of the events of `types` matching `filters` in
-    /// `range`, if there is one.
+    /// `range`, if there is one. Each type's oldest and newest are read on their own, one index
+    /// seek each: a `min` and a `max` over several types at once read every event of the range
+    /// (17 s for a month of a 10⁷-event SQLite log).
     pub async fn timestamp_span(
         &self,
         types: &[Vec<u8>],
@@ -127,15 +128,23 @@ impl Store {
             return Ok(None);
         }
         let span: (Option<i64>, Option<i64>) = on_pool!(self, read, pool => {
-            let mut query = QueryBuilder::new(SELECT_SPAN);
-            let mut listed = query.separated(", ");
-            for event_type in types {
-                listed.push_bind(event_type.as_slice());
+            let mut query = QueryBuilder::new("select min(oldest), max(newest) from (");
+            for (n, event_type) in types.iter().enumerate() {
+                query.push(if n == 0 { "select " } else { " union all select " });
+                for (end, alias) in [("min", "oldest"), ("max", "newest")] {
+                    query.push(format_args!("(select {end}(ts_us) from events where type = "));
+                    query.push_bind(event_type.as_slice());
+                    query.push(" and ts_us >= ").push_bind(range.since_us);
+                    query.push(" and ts_us < ").push_bind(range.until_us);
+                    audit_conditions::push_id_conditions(&mut query, filters);
+                    audit_conditions::push_data_conditions(&mut query, filters, dialect);
+                    query.push(format_args!(") as {alias}"));
+                    if end == "min" {
+                        query.push(", ");
+                    }
+                }
             }
-            query.push(") and ts_us >= ").push_bind(range.since_us);
-            query.push(" and ts_us < ").push_bind(range.until_us);
-            audit_conditions::push_id_conditions(&mut query, filters);
-            audit_conditions::push_data_conditions(&mut query, filters, dialect);
+            query.push(") as spans");
             query.build_query_as().fetch_one(pool).await?
         });
         Ok(span.0.zip(span.1))

@@ -1,5 +1,5 @@
-//! The shards of past hours' totals are folded into one row per type and hour on PostgreSQL,
-//! without changing any total.
+//! The shards of past hours' totals are folded into one row per type and hour (and per type,
+//! ids and hour for the group totals) on PostgreSQL, without changing any total.
 
 use std::collections::HashSet;
 
@@ -15,7 +15,15 @@ const ROWS: &str = "select count(*) from event_hours where hour_us < $1";
 const KEYS: &str = "select count(*) from (select distinct type, hour_us from event_hours \
     where hour_us < $1) as k";
 
+const GROUP_SUMS: &str = "select type, hour_us, agent_id, sum(events)::bigint, sum(cost_sum), \
+    sum(duration_count)::bigint, sum(duration_sum), max(duration_max) from event_groups \
+    group by type, hour_us, agent_id order by type, hour_us, agent_id";
+const GROUP_ROWS: &str = "select count(*) from event_groups where hour_us < $1";
+const GROUP_KEYS: &str = "select count(*) from (select distinct type, hour_us, agent_id \
+    from event_groups where hour_us < $1) as k";
+
 type Sums = Vec<(Vec<u8>, i64, i64, f64)>;
+type GroupSums = Vec<(Vec<u8>, i64, String, i64, f64, i64, f64, Option<f64>)>;
 
 postgres_only!(folding_past_hours_keeps_their_totals_in_one_row_each);
 
@@ -63,7 +71,26 @@ async fn folding_past_hours_keeps_their_totals_in_one_row_each(db: TestDb) {
         "several shards per past hour before folding ({rows} rows)"
     );
 
+    let groups_before = group_sums(&mut conn).await;
+    let group_rows = count(&mut conn, GROUP_ROWS, cutoff).await;
+    assert!(
+        group_rows > 8,
+        "several shards per past hour and key ({group_rows} rows)"
+    );
+
     let folded = store.fold_hour_shards(cutoff).await.expect("fold");
+
+    assert_eq!(
+        group_sums(&mut conn).await,
+        groups_before,
+        "folding changes no group total"
+    );
+    let group_rows = count(&mut conn, GROUP_ROWS, cutoff).await;
+    let group_keys = count(&mut conn, GROUP_KEYS, cutoff).await;
+    assert_eq!(
+        group_rows, group_keys,
+        "one group row per key and past hour"
+    );
 
     let after: Sums = sqlx::query_as(SUMS)
         .fetch_all(&mut conn)
@@ -94,12 +121,29 @@ async fn folding_past_hours_keeps_their_totals_in_one_row_each(db: TestDb) {
     store.close().await;
 }
 
+async fn group_sums(conn: &mut sqlx::PgConnection) -> GroupSums {
+    sqlx::query_as(GROUP_SUMS)
+        .fetch_all(conn)
+        .await
+        .expect("group sums")
+}
+
+async fn count(conn: &mut sqlx::PgConnection, sql: &str, cutoff: i64) -> i64 {
+    sqlx::query_scalar(sql)
+        .bind(cutoff)
+        .fetch_one(conn)
+        .await
+        .expect(sql)
+}
+
 fn event(n: i64, at_us: i64) -> dash_events::event::NewEvent {
     let time = chrono::DateTime::from_timestamp_micros(at_us)
         .unwrap()
         .to_rfc3339();
+    // Two agents, and durations whose largest differs between the shards of an hour.
+    let (agent, duration) = (n % 2, n * 10);
     let body = format!(
-        r#"{{"id":"evt-{n}","type":"agent:complete","timestamp":"{time}","data":{{"cost":0.25}}}}"#
+        r#"{{"id":"evt-{n}","type":"agent:complete","timestamp":"{time}","data":{{"agentId":"agent-{agent}","cost":0.25,"durationMs":{duration}}}}}"#
     );
     parse_delivery(body.into()).expect("valid event")
 }
