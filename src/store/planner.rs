@@ -11,6 +11,7 @@
 use super::Store;
 use super::StoreError;
 use super::hours::{HOUR_US, floor_hour};
+use super::pooler::PostgresPool;
 use super::{group_totals, is_deadlock};
 
 /// The tables whose statistics the read path's plans depend on.
@@ -25,6 +26,15 @@ const STALE_WITHOUT_AUTOVACUUM: &str = "select (current_setting('autovacuum') = 
     from pg_stat_user_tables \
     where schemaname = current_schema() \
     and relname in ('events', 'event_stats', 'event_groups', 'notifications')";
+
+/// The advisory lock that keeps a fold and a prune apart (PostgreSQL): a prune decides from a
+/// key's rows whether to subtract from them, drop them or rebuild them from the events; a fold
+/// committed between that reading and the prune's delete would leave a new shard-0 row the
+/// delete never saw, and count its events twice. Prunes take it shared, each fold exclusive.
+pub(super) const FOLD_LOCK: i64 = 0x6461_7368_666f_6c64;
+/// Taken by each prune transaction.
+pub(super) const SHARE_FOLD_LOCK: &str = "select pg_advisory_xact_lock_shared($1)";
+const TAKE_FOLD_LOCK: &str = "select pg_advisory_xact_lock($1)";
 
 /// Folds the shards of the hours that ended before `$1` into shard 0. Each batch adds to a random
 /// one of 16 shards of its hour, so that concurrent writers rarely wait on one row; a month
@@ -52,8 +62,8 @@ impl Store {
         };
         let mut folded = 0;
         for statement in [FOLD_HOUR_SHARDS, group_totals::FOLD_SHARDS.as_str()] {
-            match sqlx::query(statement).bind(before_us).execute(pool).await {
-                Ok(done) => folded += done.rows_affected(),
+            match fold(pool, statement, before_us).await {
+                Ok(rows) => folded += rows,
                 Err(err) if is_deadlock(&err) => {}
                 Err(err) => return Err(err.into()),
             }
@@ -76,6 +86,21 @@ impl Store {
         }
         Ok(stale)
     }
+}
+
+/// Runs one fold statement in a transaction of its own that no prune runs beside.
+async fn fold(pool: &PostgresPool, statement: &str, before_us: i64) -> Result<u64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(TAKE_FOLD_LOCK)
+        .bind(FOLD_LOCK)
+        .execute(&mut *tx)
+        .await?;
+    let done = sqlx::query(statement)
+        .bind(before_us)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(done.rows_affected())
 }
 
 /// Keeps statistics fresh and folds past hours' shards for as long as the service runs: at

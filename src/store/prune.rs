@@ -16,7 +16,7 @@ use super::group_totals::{self, GroupedEvent};
 use super::hours::{self, HourTotals, floor_hour};
 use super::is_deadlock;
 use super::rollup::{DAY_US, floor_day};
-use super::{Store, on_pool, outbox, search};
+use super::{Store, on_pool, outbox, planner, search};
 
 /// Events deleted per transaction.
 pub const PRUNE_BATCH: i64 = 500;
@@ -84,6 +84,12 @@ impl Store {
             let mut conn = pool.acquire().await?;
             let pruned: Result<u64, sqlx::Error> = async {
                 let mut tx = Connection::begin(&mut *conn).await?;
+                if !sqlite {
+                    sqlx::query(planner::SHARE_FOLD_LOCK)
+                        .bind(planner::FOLD_LOCK)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 if sqlite {
                     sqlx::query(search::FORGET_OLDEST_SQLITE)
                         .bind(event_type)
