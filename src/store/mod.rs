@@ -52,7 +52,7 @@ pub use notifications::{
     NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,
 };
 pub use outbox::{AttemptResult, Claim, ClaimedNotification, Revival};
-pub use planner::maintain_periodically;
+pub use planner::{FOLD_LOCK, maintain_periodically};
 pub use pooler::PostgresPool;
 pub use prune::PRUNE_BATCH;
 pub use replica::{ReplicaLag, check_read_url};

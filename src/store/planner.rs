@@ -31,7 +31,8 @@ const STALE_WITHOUT_AUTOVACUUM: &str = "select (current_setting('autovacuum') = 
 /// key's rows whether to subtract from them, drop them or rebuild them from the events; a fold
 /// committed between that reading and the prune's delete would leave a new shard-0 row the
 /// delete never saw, and count its events twice. Prunes take it shared, each fold exclusive.
-pub(super) const FOLD_LOCK: i64 = 0x6461_7368_666f_6c64;
+/// Public for the test that holds it.
+pub const FOLD_LOCK: i64 = 0x6461_7368_666f_6c64;
 /// Taken by each prune transaction.
 pub(super) const SHARE_FOLD_LOCK: &str = "select pg_advisory_xact_lock_shared($1)";
 const TAKE_FOLD_LOCK: &str = "select pg_advisory_xact_lock($1)";

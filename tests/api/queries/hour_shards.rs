@@ -26,6 +26,8 @@ type Sums = Vec<(Vec<u8>, i64, i64, f64)>;
 type GroupSums = Vec<(Vec<u8>, i64, String, i64, f64, i64, f64, Option<f64>)>;
 
 postgres_only!(folding_past_hours_keeps_their_totals_in_one_row_each);
+postgres_only!(a_fold_waits_for_a_prune_in_progress);
+postgres_only!(a_prune_waits_for_a_fold_in_progress);
 
 async fn folding_past_hours_keeps_their_totals_in_one_row_each(db: TestDb) {
     let store = Store::connect(db.url(), Durability::Normal)
@@ -119,6 +121,124 @@ async fn folding_past_hours_keeps_their_totals_in_one_row_each(db: TestDb) {
         "hours after the cutoff keep their shards ({recent} rows)"
     );
     store.close().await;
+}
+
+/// A prune's transaction holds the fold lock shared (see `store::FOLD_LOCK`): a fold started
+/// meanwhile waits for it to end, so it never moves rows the prune has read and not yet
+/// rewritten.
+async fn a_fold_waits_for_a_prune_in_progress(db: TestDb) {
+    let store = Store::connect(db.url(), Durability::Normal)
+        .await
+        .expect("connect");
+    let start_us = (chrono::Utc::now().timestamp_micros() / HOUR_US - 4) * HOUR_US;
+    for batch in 0..4_i64 {
+        let bodies = [event(batch, start_us + batch * 1_000_000)];
+        let events: Vec<_> = bodies.iter().map(|e| (e, 0_i64)).collect();
+        store
+            .insert_batch(
+                &events,
+                batch as i32,
+                &HashSet::new(),
+                &[],
+                SearchIndex::Off,
+            )
+            .await
+            .expect("insert");
+    }
+    let mut prune = db.postgres().await;
+    sqlx::query("begin").execute(&mut prune).await.unwrap();
+    sqlx::query("select pg_advisory_xact_lock_shared($1)")
+        .bind(dash_events::store::FOLD_LOCK)
+        .execute(&mut prune)
+        .await
+        .unwrap();
+
+    let folding = tokio::spawn({
+        let store = store.clone();
+        async move { store.fold_hour_shards(start_us + HOUR_US).await }
+    });
+    let mut watcher = db.postgres().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !waiting_on_advisory_lock(&mut watcher).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fold never waited"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(!folding.is_finished(), "the fold ran beside the prune");
+    let unfolded = count(&mut watcher, GROUP_ROWS, start_us + HOUR_US).await;
+    assert_eq!(
+        unfolded, 4,
+        "the shards are still apart while the prune runs"
+    );
+
+    sqlx::query("commit").execute(&mut prune).await.unwrap();
+    let folded = folding.await.unwrap().expect("fold");
+    assert!(folded > 0);
+    let rows = count(&mut watcher, GROUP_ROWS, start_us + HOUR_US).await;
+    assert_eq!(
+        rows, 2,
+        "folded into one row per agent once the prune ended"
+    );
+    store.close().await;
+}
+
+/// And the other way round: a prune started during a fold waits for it.
+async fn a_prune_waits_for_a_fold_in_progress(db: TestDb) {
+    let store = Store::connect(db.url(), Durability::Normal)
+        .await
+        .expect("connect");
+    let start_us = (chrono::Utc::now().timestamp_micros() / HOUR_US - 4) * HOUR_US;
+    let bodies = [event(1, start_us)];
+    let events: Vec<_> = bodies.iter().map(|e| (e, 0_i64)).collect();
+    store
+        .insert_batch(&events, 0, &HashSet::new(), &[], SearchIndex::Off)
+        .await
+        .expect("insert");
+    let mut fold = db.postgres().await;
+    sqlx::query("begin").execute(&mut fold).await.unwrap();
+    sqlx::query("select pg_advisory_xact_lock($1)")
+        .bind(dash_events::store::FOLD_LOCK)
+        .execute(&mut fold)
+        .await
+        .unwrap();
+
+    let pruning = tokio::spawn({
+        let store = store.clone();
+        async move { store.prune_older_than(start_us + HOUR_US).await }
+    });
+    let mut watcher = db.postgres().await;
+    await_a_wait_for_the_fold_lock(&mut watcher).await;
+    assert!(!pruning.is_finished(), "the prune ran beside the fold");
+
+    sqlx::query("commit").execute(&mut fold).await.unwrap();
+    assert_eq!(pruning.await.unwrap().expect("prune"), 1);
+    store.close().await;
+}
+
+/// Returns once a session waits for the fold lock. The wait shows within milliseconds; the 30 s
+/// bound only ends a test whose code never waits.
+async fn await_a_wait_for_the_fold_lock(conn: &mut sqlx::PgConnection) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !waiting_on_advisory_lock(conn).await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing waited for the fold lock"
+        );
+        tokio::task::yield_now().await;
+    }
+}
+
+async fn waiting_on_advisory_lock(conn: &mut sqlx::PgConnection) -> bool {
+    sqlx::query_scalar(
+        "select exists (select 1 from pg_locks where locktype = 'advisory' and not granted \
+         and classid::bigint = $1 >> 32 and objid::bigint = $1 & 4294967295)",
+    )
+    .bind(dash_events::store::FOLD_LOCK)
+    .fetch_one(conn)
+    .await
+    .expect("pg_locks")
 }
 
 async fn group_sums(conn: &mut sqlx::PgConnection) -> GroupSums {
