@@ -132,40 +132,21 @@ async fn a_fold_waits_for_a_prune_in_progress(db: TestDb) {
         .expect("connect");
     let start_us = (chrono::Utc::now().timestamp_micros() / HOUR_US - 4) * HOUR_US;
     for batch in 0..4_i64 {
-        let bodies = [event(batch, start_us + batch * 1_000_000)];
-        let events: Vec<_> = bodies.iter().map(|e| (e, 0_i64)).collect();
-        store
-            .insert_batch(
-                &events,
-                batch as i32,
-                &HashSet::new(),
-                &[],
-                SearchIndex::Off,
-            )
-            .await
-            .expect("insert");
+        insert_one(
+            &store,
+            event(batch, start_us + batch * 1_000_000),
+            batch as i32,
+        )
+        .await;
     }
-    let mut prune = db.postgres().await;
-    sqlx::query("begin").execute(&mut prune).await.unwrap();
-    sqlx::query("select pg_advisory_xact_lock_shared($1)")
-        .bind(dash_events::store::FOLD_LOCK)
-        .execute(&mut prune)
-        .await
-        .unwrap();
+    let prune = hold_fold_lock(&db, "pg_advisory_xact_lock_shared").await;
 
     let folding = tokio::spawn({
         let store = store.clone();
         async move { store.fold_hour_shards(start_us + HOUR_US).await }
     });
     let mut watcher = db.postgres().await;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !waiting_on_advisory_lock(&mut watcher).await {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the fold never waited"
-        );
-        tokio::task::yield_now().await;
-    }
+    await_a_wait_for_the_fold_lock(&mut watcher).await;
     assert!(!folding.is_finished(), "the fold ran beside the prune");
     let unfolded = count(&mut watcher, GROUP_ROWS, start_us + HOUR_US).await;
     assert_eq!(
@@ -173,7 +154,7 @@ async fn a_fold_waits_for_a_prune_in_progress(db: TestDb) {
         "the shards are still apart while the prune runs"
     );
 
-    sqlx::query("commit").execute(&mut prune).await.unwrap();
+    release(prune).await;
     let folded = folding.await.unwrap().expect("fold");
     assert!(folded > 0);
     let rows = count(&mut watcher, GROUP_ROWS, start_us + HOUR_US).await;
@@ -190,19 +171,8 @@ async fn a_prune_waits_for_a_fold_in_progress(db: TestDb) {
         .await
         .expect("connect");
     let start_us = (chrono::Utc::now().timestamp_micros() / HOUR_US - 4) * HOUR_US;
-    let bodies = [event(1, start_us)];
-    let events: Vec<_> = bodies.iter().map(|e| (e, 0_i64)).collect();
-    store
-        .insert_batch(&events, 0, &HashSet::new(), &[], SearchIndex::Off)
-        .await
-        .expect("insert");
-    let mut fold = db.postgres().await;
-    sqlx::query("begin").execute(&mut fold).await.unwrap();
-    sqlx::query("select pg_advisory_xact_lock($1)")
-        .bind(dash_events::store::FOLD_LOCK)
-        .execute(&mut fold)
-        .await
-        .unwrap();
+    insert_one(&store, event(1, start_us), 0).await;
+    let fold = hold_fold_lock(&db, "pg_advisory_xact_lock").await;
 
     let pruning = tokio::spawn({
         let store = store.clone();
@@ -212,9 +182,39 @@ async fn a_prune_waits_for_a_fold_in_progress(db: TestDb) {
     await_a_wait_for_the_fold_lock(&mut watcher).await;
     assert!(!pruning.is_finished(), "the prune ran beside the fold");
 
-    sqlx::query("commit").execute(&mut fold).await.unwrap();
+    release(fold).await;
     assert_eq!(pruning.await.unwrap().expect("prune"), 1);
     store.close().await;
+}
+
+async fn insert_one(store: &Store, event: dash_events::event::NewEvent, shard: i32) {
+    store
+        .insert_batch(
+            &[(&event, 0)],
+            shard,
+            &HashSet::new(),
+            &[],
+            SearchIndex::Off,
+        )
+        .await
+        .expect("insert");
+}
+
+/// A connection inside a transaction that holds the fold lock through `function` (the shared
+/// or the exclusive advisory lock), as a prune or a fold would.
+async fn hold_fold_lock(db: &TestDb, function: &str) -> sqlx::PgConnection {
+    let mut conn = db.postgres().await;
+    sqlx::query("begin").execute(&mut conn).await.unwrap();
+    sqlx::query(&format!("select {function}($1)"))
+        .bind(dash_events::store::FOLD_LOCK)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn
+}
+
+async fn release(mut holder: sqlx::PgConnection) {
+    sqlx::query("commit").execute(&mut holder).await.unwrap();
 }
 
 /// Returns once a session waits for the fold lock. The wait shows within milliseconds; the 30 s
