@@ -5,13 +5,16 @@ against a grown log.
 
 Starts target/release/dash-events serve on the log (grow it first with
 target/release/dash-events-grow --database-url URL --to N), prints the time to ready and the
-p50/p99/max of REPEATS requests (default 50) of each query, one at a time, then stops it.
+p50/p99/max of REPEATS requests (default 50) of each query, one at a time, and the events/s of
+an export of the log's last three days (read for at most 20 s), then stops it. DASH_EVENTS_BIN
+names another build to time (for a comparison side by side on one log).
 """
 import json, statistics, subprocess, sys, time, urllib.request, os, signal
 port = 38222
 env = dict(os.environ, WEBHOOK_SECRET="s", DATABASE_URL=sys.argv[1], LISTEN_ADDR=f"127.0.0.1:{port}")
 t0 = time.time()
-p = subprocess.Popen([os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "dash-events"), "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+binary = os.environ.get("DASH_EVENTS_BIN") or os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "target", "release", "dash-events")
+p = subprocess.Popen([binary, "serve"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 base = f"http://127.0.0.1:{port}"
 while True:
     try:
@@ -54,4 +57,13 @@ for name, path in queries.items():
         s = time.perf_counter(); get(path); times.append((time.perf_counter() - s) * 1000)
     times.sort()
     print(f"{name}: p50 {statistics.median(times):.1f} ms, p99 {times[int(len(times)*0.99)-1]:.1f} ms, max {times[-1]:.1f}")
+three_days = (end - datetime.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
+s, lines = time.perf_counter(), 0
+with urllib.request.urlopen(f"{base}/events/export?since={three_days}", timeout=60) as r:
+    for _ in r:
+        lines += 1
+        if time.perf_counter() - s > 20:
+            break
+print(f"export, the last three days: {lines} events in {time.perf_counter() - s:.1f} s, "
+      f"{lines / (time.perf_counter() - s):.0f} events/s")
 p.send_signal(signal.SIGTERM); p.wait()

@@ -88,11 +88,11 @@ async fn grow(args: Args) -> anyhow::Result<()> {
         }
     }
     let total = stored(&store).await?;
-    // A log that grew under `serve` was analyzed as it grew (by autovacuum, or by the service
-    // where autovacuum is off); one grown here in minutes would otherwise be read with the
-    // statistics of an empty table.
+    // A log that grew under `serve` was vacuumed and analyzed as it grew (by autovacuum, or by
+    // the service where autovacuum is off); one grown here in minutes would otherwise be read
+    // with the statistics of an empty table and no visibility map.
     store
-        .refresh_statistics_if_stale()
+        .vacuum_if_stale()
         .await
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     store.close().await;

@@ -12,7 +12,7 @@ use super::openapi::ErrorBody;
 use crate::error::AppError;
 use crate::groups::{self, GroupPage};
 use crate::query::GroupParams;
-use crate::store::Scope;
+use crate::store::{Measures, Scope};
 
 /// The groups route (behind the bearer token, see `auth`).
 pub fn router() -> Router<AppState> {
@@ -57,6 +57,7 @@ pub async fn get_groups(
         range: params.range,
         types: &params.types,
         filters: &params.filters,
+        measures: Measures::All,
     };
     let all = state.store.groups(params.by, scope).await?;
     let limit = params.limit as usize;

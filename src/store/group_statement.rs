@@ -19,6 +19,17 @@ pub enum Source {
     Events,
 }
 
+/// What a statement sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Measures {
+    /// Everything `/stats/groups` answers.
+    All,
+    /// What `/stats` answers: counts, cost and durations. The type index carries these columns,
+    /// so a partial hour is read from that index alone, without a row lookup per event (the
+    /// rows of an hour lie scattered over the table when the log is backfilled).
+    Stats,
+}
+
 /// The types a statement is limited to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Types {
@@ -76,6 +87,11 @@ const TOTALS_SUMS: &str = "cast(sum(events) as bigint) as events, sum(cost_sum) 
 const EVENTS_SUMS: &str = "count(*) as events, sum(cost) as cost, sum(total_cost) as total_cost, \
     count(duration_ms) as duration_count, sum(duration_ms) as duration_sum, \
     max(duration_ms) as duration_max from events where ";
+/// `EVENTS_SUMS` for `Measures::Stats`: the columns `/stats` does not answer are null.
+const EVENTS_STATS_SUMS: &str = "count(*) as events, sum(cost) as cost, \
+    cast(null as double precision) as total_cost, count(duration_ms) as duration_count, \
+    sum(duration_ms) as duration_sum, cast(null as double precision) as duration_max \
+    from events where ";
 
 impl Part<'_> {
     /// Appends the statement to `query`.
@@ -92,7 +108,10 @@ impl Part<'_> {
     {
         let (time, sums) = match self.source {
             Source::Totals => ("hour_us", TOTALS_SUMS),
-            Source::Events => ("ts_us", EVENTS_SUMS),
+            Source::Events => match self.scope.measures {
+                Measures::All => ("ts_us", EVENTS_SUMS),
+                Measures::Stats => ("ts_us", EVENTS_STATS_SUMS),
+            },
         };
         query.push(format_args!(
             "select {} as group_key, {sums}",

@@ -9,13 +9,14 @@
 use sqlx::QueryBuilder;
 
 use super::audit_conditions::{self, Dialect};
+pub use super::group_statement::Measures;
 use super::group_statement::{Part, PartRow, Source, Types, push_types, push_window};
 use super::hours::{HOUR_US, floor_hour};
 use super::{Store, StoreError, on_pool, rollup};
 use crate::groups::{self, Group, GroupSums, day_key};
 use crate::query::{AuditFilters, GroupBy, TimeRange};
 
-/// What a read selects: the window, the types and the audit filters.
+/// What a read selects: the window, the types, the audit filters and the measures.
 #[derive(Debug, Clone, Copy)]
 pub struct Scope<'a> {
     /// The window over the events' own timestamps.
@@ -24,6 +25,8 @@ pub struct Scope<'a> {
     pub types: &'a [String],
     /// The audit filters (`q` is not read here).
     pub filters: &'a AuditFilters,
+    /// What it sums.
+    pub measures: Measures,
 }
 
 impl Store {

@@ -46,7 +46,7 @@ pub use copy::{CopiedEvent, CopiedNotification, Identity, identity};
 pub use error::{StoreError, is_deadlock};
 pub use events::{InsertOutcome, StoredEvent};
 pub use filters::IdFilter;
-pub use groups::Scope;
+pub use groups::{Measures, Scope};
 pub use integrity::StoredRow;
 pub use notifications::{
     NotificationFilter, NotificationRow, NotificationState, OutboxCounts, UnknownState,

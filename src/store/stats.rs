@@ -7,7 +7,7 @@
 use super::StoreError;
 use std::collections::BTreeMap;
 
-use super::groups::Scope;
+use super::groups::{Measures, Scope};
 use super::{Store, on_pool, rollup};
 use crate::query::{AuditFilters, GroupBy, TimeRange};
 
@@ -103,12 +103,9 @@ impl Store {
         range: TimeRange,
         filters: &AuditFilters,
     ) -> Result<Vec<TypeStats>, StoreError> {
-        let scope = Scope {
-            range,
-            types: &[],
-            filters,
-        };
-        let parts = self.group_parts(GroupBy::Type, scope).await?;
+        let parts = self
+            .group_parts(GroupBy::Type, stats_scope(range, filters))
+            .await?;
         let rows = parts.into_iter().filter(|(_, sums)| sums.events != 0);
         Ok(rows
             .map(|(event_type, sums)| TypeStats {
@@ -121,6 +118,18 @@ impl Store {
             .collect())
     }
 
+    /// The query plans of the reads `stats` makes of the partial days of `range`, one line per
+    /// step (the whole days are one read of the daily totals).
+    pub async fn stats_plan(&self, range: TimeRange) -> Result<Vec<String>, StoreError> {
+        let unfiltered = AuditFilters::default();
+        let mut lines = Vec::new();
+        for edge in rollup::split(range, rollup::DAY_US).edges {
+            let scope = stats_scope(edge, &unfiltered);
+            lines.extend(self.group_parts_plan(GroupBy::Type, scope).await?);
+        }
+        Ok(lines)
+    }
+
     async fn daily_totals(&self, days: TimeRange) -> Result<Vec<TypeStats>, sqlx::Error> {
         on_pool!(self, read, pool => {
             sqlx::query_as(SELECT_DAILY_TOTALS)
@@ -129,6 +138,16 @@ impl Store {
                 .fetch_all(pool)
                 .await
         })
+    }
+}
+
+/// What `stats` reads of `range`: every type, only the measures it answers.
+fn stats_scope(range: TimeRange, filters: &AuditFilters) -> Scope<'_> {
+    Scope {
+        range,
+        types: &[],
+        filters,
+        measures: Measures::Stats,
     }
 }
 

@@ -11,7 +11,7 @@ use super::table::{Column, Table};
 use crate::commands::CommandError;
 use crate::export::csv;
 use crate::query::GroupParams;
-use crate::store::{Scope, Store};
+use crate::store::{Measures, Scope, Store};
 
 /// The CSV columns, the fields of a group in the answer of `GET /stats/groups`.
 const FIELDS: [&str; 7] = [
@@ -64,6 +64,7 @@ async fn read_groups(
         range: params.range,
         types: &params.types,
         filters: &params.filters,
+        measures: Measures::All,
     };
     let all = store
         .groups(params.by, scope)

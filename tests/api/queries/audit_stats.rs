@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use dash_events::query::{AuditFilters, GroupBy, TimeRange};
-use dash_events::store::{Durability, Scope, Store};
+use dash_events::store::{Durability, Measures, Scope, Store};
 use serde_json::{Value, json};
 
 use crate::backend::TestDb;
@@ -198,6 +198,7 @@ async fn an_hour_aligned_window_is_grouped_from_the_group_totals_only(db: TestDb
                 range,
                 types: &[],
                 filters: &filters,
+                measures: Measures::All,
             };
             store
                 .group_parts_plan(GroupBy::AgentId, scope)
