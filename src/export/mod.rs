@@ -45,7 +45,8 @@ pub enum ExportError {
 
 /// The pages of the export of `params` (whose `limit` is the page size and whose `cursor` is
 /// ignored), rendered in `format`. Each page is read when the stream is polled, so a slow
-/// consumer holds one page per type at most (see `merge`). After an error the stream ends.
+/// consumer holds two pages per type at most, one of them read ahead (see `merge`). After an
+/// error the stream ends.
 pub fn pages(
     store: Store,
     params: ListParams,
