@@ -81,6 +81,10 @@ class Subject:
     def drop(self) -> None:
         pass
 
+    def adopt(self, log: str) -> None:
+        """Continues on `log`, a log grown before (see `--start-from`), instead of its own."""
+        raise bench.BenchError(f"{self.name} cannot start from a log grown before")
+
 
 class DashSqlite(Subject):
     key, name = "dash-sqlite", "dash-events (SQLite)"
@@ -97,6 +101,11 @@ class DashSqlite(Subject):
 
     def disk_bytes(self):
         return sum(p.stat().st_size for p in self.tmp.glob("growth.db*"))
+
+    def adopt(self, log):
+        for part in self.tmp.glob("growth.db*"):
+            part.unlink()
+        shutil.move(log, self.tmp / "growth.db")
 
 
 class DashPostgres(Subject):
@@ -129,6 +138,10 @@ class DashPostgres(Subject):
 
     def drop(self):
         bench.drop_database(self.db)
+
+    def adopt(self, log):
+        bench.drop_database(self.db)
+        self.db = log
 
 
 class ExpressSqlite(Subject):
@@ -449,6 +462,9 @@ def measure_subject(cls, args) -> dict:
             cleanup.callback(subject.drop)
         if args.burst_secs:
             record["burst"] = burst(subject, tmp, args)
+        if args.start_from:
+            subject.adopt(args.start_from)
+            record["started_from"] = args.start_from
         for index, size in enumerate(args.sizes):
             largest = index == len(args.sizes) - 1
             print(f"{cls.name}: growing to {size:,} events ...", flush=True)
@@ -631,6 +647,10 @@ def parse_args():
     p.add_argument("--tmpdir", help="a directory on a real disk with room for the logs")
     p.add_argument("--out", default="growth", help="name of the result files in bench/results")
     p.add_argument("--no-build", action="store_true")
+    p.add_argument("--start-from", metavar="LOG",
+                   help="after the burst, continue on this log grown before with "
+                        "dash-events-grow (a SQLite file, moved in; or a PostgreSQL database "
+                        "name, dropped at the end unless --keep): saves the grow; one receiver")
     p.add_argument("--keep", action="store_true",
                    help="keep the grown databases (their URLs are in the JSON) for --queries-on")
     p.add_argument("--combine", metavar="NAMES",
