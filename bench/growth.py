@@ -511,7 +511,12 @@ def burst(subject: Subject, tmp: Path, args) -> dict:
 
 
 def plot(records: list[dict], path: Path) -> None:
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError:
+        print(f"no chart ({path.name}): pip install -r bench/requirements.txt, then --combine",
+              file=sys.stderr)
+        return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
