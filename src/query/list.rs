@@ -80,6 +80,21 @@ impl ListParams {
             ..Self::parse(query)?
         })
     }
+
+    /// The exclusive upper bound of this page's timestamps: the window's end, or just past the
+    /// cursor's time when that comes first (the cursor's own time still holds events of smaller
+    /// id). The store reads a page with this one bound: given the window's end and the cursor's
+    /// time as two bounds, SQLite starts its index range at the window's end and checks the
+    /// cursor per entry, so a page deep into a long window walked every newer event first.
+    pub fn page_end_us(&self) -> i64 {
+        match &self.cursor {
+            Some(cursor) => self
+                .range
+                .until_us
+                .min(cursor.timestamp_us.saturating_add(1)),
+            None => self.range.until_us,
+        }
+    }
 }
 
 impl StreamParams {
@@ -215,6 +230,38 @@ mod tests {
             let err = ListParams::parse_export(Some(query)).expect_err(query);
             assert!(err.0.starts_with(name), "{query}: {:?}", err.0);
         }
+    }
+
+    #[test]
+    fn a_page_ends_at_the_window_or_just_past_the_cursor_whichever_comes_first() {
+        let mut params = ListParams::parse(Some("until=2026-11-28T10:00:00Z")).unwrap();
+        let until_us = params.range.until_us;
+        assert_eq!(
+            params.page_end_us(),
+            until_us,
+            "no cursor: the window's end"
+        );
+        let cursor = |timestamp_us| {
+            Some(Cursor {
+                timestamp_us,
+                id: "evt".into(),
+            })
+        };
+        params.cursor = cursor(until_us - 10);
+        assert_eq!(
+            params.page_end_us(),
+            until_us - 9,
+            "the cursor's time is included"
+        );
+        params.cursor = cursor(until_us + 10);
+        assert_eq!(params.page_end_us(), until_us, "a cursor past the window");
+        params.range.until_us = i64::MAX;
+        params.cursor = cursor(i64::MAX);
+        assert_eq!(
+            params.page_end_us(),
+            i64::MAX,
+            "no overflow at the end of time"
+        );
     }
 
     #[test]

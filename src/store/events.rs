@@ -111,7 +111,10 @@ impl Store {
 
     /// The types whose ranges a page reads: none when an id filter drives it (the types asked
     /// for are then a residual condition), else those asked for, or every type stored.
-    async fn types_to_read(&self, params: &ListParams) -> Result<Vec<Vec<u8>>, StoreError> {
+    pub(super) async fn types_to_read(
+        &self,
+        params: &ListParams,
+    ) -> Result<Vec<Vec<u8>>, StoreError> {
         if !Driver::by_type(&params.filters) {
             Ok(Vec::new())
         } else if params.types.is_empty() {
@@ -128,7 +131,7 @@ impl Store {
 /// matching event.) Without residual filters the ranges read only their index; the bodies are
 /// then fetched for the page's rows alone, not for every range's candidates (with a dozen types
 /// that was twelve bodies read per body answered).
-fn push_page_query<'a, DB>(
+pub(super) fn push_page_query<'a, DB>(
     query: &mut QueryBuilder<'a, DB>,
     driver: &Driver<'a>,
     params: &'a ListParams,
@@ -182,11 +185,10 @@ fn push_range<'a, DB>(
     query
         .push(" and ts_us >= ")
         .push_bind(params.range.since_us);
-    query.push(" and ts_us < ").push_bind(params.range.until_us);
+    // One plain upper bound (see `page_end_us`): SQLite does not bound an index range by the
+    // row value below, and would walk every newer entry to reach the cursor.
+    query.push(" and ts_us < ").push_bind(params.page_end_us());
     if let Some(cursor) = &params.cursor {
-        // The plain bound lets SQLite start the index scan at the cursor; it does not use the
-        // row value alone as a range bound, and would walk every newer entry to get there.
-        query.push(" and ts_us <= ").push_bind(cursor.timestamp_us);
         query
             .push(" and (ts_us, id) < (")
             .push_bind(cursor.timestamp_us);

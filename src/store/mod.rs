@@ -24,6 +24,7 @@ mod outbox;
 mod planner;
 mod pooler;
 mod prune;
+mod read_work;
 mod replica;
 mod rollup;
 mod schema;

@@ -230,7 +230,7 @@ where
     query
         .push(" and ts_us >= ")
         .push_bind(params.range.since_us);
-    query.push(" and ts_us < ").push_bind(params.range.until_us);
+    query.push(" and ts_us < ").push_bind(params.page_end_us());
     if let Some(cursor) = &params.cursor {
         query
             .push(" and (ts_us, id) < (")
