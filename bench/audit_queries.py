@@ -1,5 +1,6 @@
-"""Times the audit queries (filtered pages, /stats of an agent, /stats/groups) and /stats of a day
-against a grown log.
+"""Times the read API against a grown log: pages of /events (first and 50th, with and without
+type and since), the audit queries (filtered pages, /stats of an agent, /stats/groups), /stats,
+a month's timeline and an export.
 
     python3 bench/audit_queries.py DATABASE_URL [REPEATS]
 
@@ -29,6 +30,7 @@ last = get("/events?limit=1")["events"][0]["timestamp"]
 import datetime
 end = datetime.datetime.fromisoformat(last.replace("Z", "+00:00"))
 day = (end - datetime.timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+week = (end - datetime.timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ")
 month = (end - datetime.timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
 def page50(q):
     path = "/events?" + q
@@ -38,6 +40,11 @@ def page50(q):
         cur = r["nextCursor"]
     return path + f"&cursor={cur}"
 queries = {
+  "events first page": "/events",
+  "events 50th page": page50("limit=100"),
+  "events type 50th page": page50("type=agent:complete"),
+  "events since a week, 50th page": page50(f"since={week}"),
+  "events type since a week, 50th page": page50(f"type=agent:complete&since={week}"),
   "events agentId first page": "/events?agentId=agent-101",
   "events swarmId first page": "/events?swarmId=swarm-1",
   "events instanceId first page": "/events?instanceId=inst_bench",
