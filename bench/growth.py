@@ -105,7 +105,13 @@ class DashSqlite(Subject):
     def adopt(self, log):
         for part in self.tmp.glob("growth.db*"):
             part.unlink()
+        # The WAL holds committed transactions not yet checkpointed into the file (a grown log
+        # can leave hundreds of MB there): moving the file alone loses them. The shared-memory
+        # index is rebuilt from the WAL by the next opener.
         shutil.move(log, self.tmp / "growth.db")
+        if Path(f"{log}-wal").exists():
+            shutil.move(f"{log}-wal", self.tmp / "growth.db-wal")
+        Path(f"{log}-shm").unlink(missing_ok=True)
 
 
 class DashPostgres(Subject):
