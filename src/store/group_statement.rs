@@ -6,7 +6,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::audit_conditions::{self, Dialect};
 use super::groups::Scope;
-use super::rollup;
+use super::{hours, rollup};
 use crate::groups::GroupSums;
 use crate::query::{GroupBy, TimeRange};
 
@@ -17,6 +17,10 @@ pub enum Source {
     Totals,
     /// The events themselves.
     Events,
+    /// A partial hour as its hour's totals less the events of the rest of that hour, in one
+    /// statement (so both sides read the same snapshot). Only for `Measures::Stats`, whose sums
+    /// can be subtracted (a maximum cannot).
+    TotalsLessRest,
 }
 
 /// What a statement sums.
@@ -92,6 +96,11 @@ const EVENTS_STATS_SUMS: &str = "count(*) as events, sum(cost) as cost, \
     cast(null as double precision) as total_cost, count(duration_ms) as duration_count, \
     sum(duration_ms) as duration_sum, cast(null as double precision) as duration_max \
     from events where ";
+/// `EVENTS_STATS_SUMS` negated: what the rest of an hour takes off the hour's totals.
+const EVENTS_STATS_LESS: &str = "-count(*) as events, -sum(cost) as cost, \
+    cast(null as double precision) as total_cost, -count(duration_ms) as duration_count, \
+    -sum(duration_ms) as duration_sum, cast(null as double precision) as duration_max \
+    from events where ";
 
 impl Part<'_> {
     /// Appends the statement to `query`.
@@ -106,25 +115,67 @@ impl Part<'_> {
         Vec<u8>: Encode<'a, DB> + Type<DB>,
         Self: 'a,
     {
-        let (time, sums) = match self.source {
-            Source::Totals => ("hour_us", TOTALS_SUMS),
-            Source::Events => match self.scope.measures {
-                Measures::All => ("ts_us", EVENTS_SUMS),
-                Measures::Stats => ("ts_us", EVENTS_STATS_SUMS),
-            },
+        let events_sums = match self.scope.measures {
+            Measures::All => EVENTS_SUMS,
+            Measures::Stats => EVENTS_STATS_SUMS,
+        };
+        match self.source {
+            Source::Totals => self.push_select(query, dialect, Leg::Totals, self.range),
+            Source::Events => {
+                self.push_select(query, dialect, Leg::Events(events_sums), self.range)
+            }
+            Source::TotalsLessRest => {
+                debug_assert_eq!(self.scope.measures, Measures::Stats);
+                self.push_select(query, dialect, Leg::Totals, hours::hour_of(self.range));
+                let rest = hours::rest_of_hour(self.range);
+                for side in rest.into_iter().filter(|r| r.since_us < r.until_us) {
+                    query.push(" union all ");
+                    self.push_select(query, dialect, Leg::Events(EVENTS_STATS_LESS), side);
+                }
+            }
+        }
+    }
+
+    /// Appends one `select … group by` of `leg` over `range`.
+    fn push_select<'a, DB>(
+        &self,
+        query: &mut QueryBuilder<'a, DB>,
+        dialect: Dialect,
+        leg: Leg,
+        range: TimeRange,
+    ) where
+        DB: Database,
+        i64: Encode<'a, DB> + Type<DB>,
+        f64: Encode<'a, DB> + Type<DB>,
+        bool: Encode<'a, DB> + Type<DB>,
+        String: Encode<'a, DB> + Type<DB>,
+        &'a str: Encode<'a, DB> + Type<DB>,
+        Vec<u8>: Encode<'a, DB> + Type<DB>,
+        Self: 'a,
+    {
+        let (time, sums) = match leg {
+            Leg::Totals => ("hour_us", TOTALS_SUMS),
+            Leg::Events(sums) => ("ts_us", sums),
         };
         query.push(format_args!(
             "select {} as group_key, {sums}",
             key_column(self.by, time)
         ));
-        push_window(query, time, self.range);
+        push_window(query, time, range);
         push_types(query, self.types);
         audit_conditions::push_id_conditions(query, self.scope.filters);
-        if self.source == Source::Events {
+        if let Leg::Events(_) = leg {
             audit_conditions::push_data_conditions(query, self.scope.filters, dialect);
         }
         query.push(" group by 1");
     }
+}
+
+/// One `select` of a statement: the hourly group totals, or the events with these sums.
+#[derive(Clone, Copy)]
+enum Leg {
+    Totals,
+    Events(&'static str),
 }
 
 /// The grouped column (fixed names, never input); a day is the UTC day holding the hour or the

@@ -2,7 +2,8 @@
 //! parts, as `/stats/timeline` reads its range. Its whole hours are summed from the hourly group
 //! totals (`event_groups`, a few rows per hour and combination of type and ids), filtered by any
 //! id and grouped by any dimension there; only the partial hours at either end are read from the
-//! events, through a range of the type index (or of an id's index when an id filter is given). A
+//! events, through a range of the type index (or of an id's index when an id filter is given), or,
+//! for `/stats`, the rest of such an hour when that is shorter (`edge_read`). A
 //! `data.` filter has no totals to read: the whole window (at most 31 days) is read from the
 //! events. Each part answers one row per group; `groups::fold` adds them up.
 
@@ -11,7 +12,7 @@ use sqlx::QueryBuilder;
 use super::audit_conditions::{self, Dialect};
 pub use super::group_statement::Measures;
 use super::group_statement::{Part, PartRow, Source, Types, push_types, push_window};
-use super::hours::{HOUR_US, floor_hour};
+use super::hours::{self, HOUR_US};
 use super::{Store, StoreError, on_pool, rollup};
 use crate::groups::{self, Group, GroupSums, day_key};
 use crate::query::{AuditFilters, GroupBy, TimeRange};
@@ -140,7 +141,7 @@ impl Store {
 
     /// The parts `scope` is read in: the whole window from the events when a `data.` filter
     /// needs the bodies; otherwise its whole hours from the totals and the partial hours at
-    /// either end from the events (or from the totals, see `widened_edge`).
+    /// either end from the events (or otherwise, see `edge_read`).
     async fn parts(
         &self,
         types: &Types,
@@ -159,38 +160,25 @@ impl Store {
             .into_iter()
             .collect();
         for edge in split.edges {
-            parts.push(self.widened_edge(types, scope.filters, edge).await?);
+            parts.push(self.widened_edge(types, scope, edge).await?);
         }
         Ok(parts)
     }
 
-    /// A partial hour read from its hour's totals when the rest of that hour holds no matching
-    /// event: the totals then count exactly the part's events. A window "until now" ends in such
-    /// an hour, and on a busy log that hour alone may hold many thousands of events.
+    /// How a partial hour is read (see `edge_read`): the probe of the rest of its hour for a
+    /// matching event is the only read this makes.
     async fn widened_edge(
         &self,
         types: &Types,
-        filters: &AuditFilters,
+        scope: Scope<'_>,
         edge: TimeRange,
     ) -> Result<(Source, TimeRange), StoreError> {
-        let hour = TimeRange {
-            since_us: floor_hour(edge.since_us),
-            until_us: floor_hour(edge.since_us).saturating_add(HOUR_US),
-        };
-        let rest = [
-            TimeRange {
-                since_us: hour.since_us,
-                until_us: edge.since_us,
-            },
-            TimeRange {
-                since_us: edge.until_us,
-                until_us: hour.until_us,
-            },
-        ];
-        if edge.until_us > hour.until_us || self.any_matching(types, filters, &rest).await? {
+        if edge.until_us > hours::hour_of(edge).until_us {
             return Ok((Source::Events, edge));
         }
-        Ok((Source::Totals, hour))
+        let rest = hours::rest_of_hour(edge);
+        let rest_holds_events = self.any_matching(types, scope.filters, &rest).await?;
+        Ok(edge_read(edge, rest_holds_events, scope.measures))
     }
 
     /// Whether an event of `types` matching the id filters lies in one of `ranges`.
@@ -214,5 +202,87 @@ impl Store {
             }
         }
         Ok(false)
+    }
+}
+
+/// How `edge`, a part of one hour, is read the cheapest way:
+/// - from its hour's totals alone when the rest of the hour holds no matching event: the totals
+///   then count exactly the edge's events (a window "until now" ends in such an hour, and on a
+///   busy log that hour alone may hold many thousands of events);
+/// - for `/stats`, whose sums can be subtracted, as the hour's totals less the rest of the hour
+///   when the rest is the shorter side: a day's `/stats` then reads at most half an hour of
+///   events at its start, not up to a whole hour;
+/// - otherwise from the events of the edge.
+fn edge_read(edge: TimeRange, rest_holds_events: bool, measures: Measures) -> (Source, TimeRange) {
+    if !rest_holds_events {
+        return (Source::Totals, hours::hour_of(edge));
+    }
+    let edge_us = edge.until_us - edge.since_us;
+    if measures == Measures::Stats && HOUR_US - edge_us < edge_us {
+        return (Source::TotalsLessRest, edge);
+    }
+    (Source::Events, edge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINUTE_US: i64 = 60_000_000;
+
+    fn from_minute(start: i64, end: i64) -> TimeRange {
+        let hour = 400_000 * HOUR_US;
+        TimeRange {
+            since_us: hour + start * MINUTE_US,
+            until_us: hour + end * MINUTE_US,
+        }
+    }
+
+    #[test]
+    fn a_long_edge_of_stats_is_read_as_its_hour_less_the_rest() {
+        let edge = from_minute(10, 60);
+        assert_eq!(
+            edge_read(edge, true, Measures::Stats),
+            (Source::TotalsLessRest, edge)
+        );
+        let middle = from_minute(5, 50);
+        assert_eq!(
+            edge_read(middle, true, Measures::Stats),
+            (Source::TotalsLessRest, middle)
+        );
+    }
+
+    #[test]
+    fn a_short_edge_is_read_from_its_events() {
+        let edge = from_minute(50, 60);
+        assert_eq!(
+            edge_read(edge, true, Measures::Stats),
+            (Source::Events, edge)
+        );
+        let half = from_minute(30, 60);
+        assert_eq!(
+            edge_read(half, true, Measures::Stats),
+            (Source::Events, half)
+        );
+    }
+
+    #[test]
+    fn a_maximum_cannot_be_subtracted() {
+        let edge = from_minute(10, 60);
+        assert_eq!(edge_read(edge, true, Measures::All), (Source::Events, edge));
+    }
+
+    #[test]
+    fn an_edge_alone_in_its_hour_is_read_from_the_totals() {
+        let edge = from_minute(10, 60);
+        let hour = from_minute(0, 60);
+        assert_eq!(
+            edge_read(edge, false, Measures::All),
+            (Source::Totals, hour)
+        );
+        assert_eq!(
+            edge_read(edge, false, Measures::Stats),
+            (Source::Totals, hour)
+        );
     }
 }

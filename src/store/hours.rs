@@ -10,6 +10,7 @@ use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::rollup::floor_to;
 use crate::event::NewEvent;
+use crate::query::TimeRange;
 
 /// One hour in microseconds.
 pub const HOUR_US: i64 = 3_600_000_000;
@@ -31,6 +32,31 @@ pub type HourTotals = (i64, f64);
 /// The start of the hour holding `micros` (towards the past, also before 1970).
 pub fn floor_hour(micros: i64) -> i64 {
     floor_to(micros, HOUR_US)
+}
+
+/// The hour holding the start of `part`.
+pub fn hour_of(part: TimeRange) -> TimeRange {
+    let since_us = floor_hour(part.since_us);
+    TimeRange {
+        since_us,
+        until_us: since_us.saturating_add(HOUR_US),
+    }
+}
+
+/// What the hour of `part` (a range within one hour) holds besides `part`: the time before it
+/// and the time after it, either of them possibly empty.
+pub fn rest_of_hour(part: TimeRange) -> [TimeRange; 2] {
+    let hour = hour_of(part);
+    [
+        TimeRange {
+            since_us: hour.since_us,
+            until_us: part.since_us,
+        },
+        TimeRange {
+            since_us: part.until_us,
+            until_us: hour.until_us,
+        },
+    ]
 }
 
 /// Totals per `(type, hour)` of `inserted`, sorted by that key (the order rows are locked in).
@@ -124,6 +150,39 @@ mod tests {
                 ((&b"a"[..], HOUR_US), (1, 0.0)),
                 ((&b"b"[..], 0), (1, 0.0)),
             ]
+        );
+    }
+
+    #[test]
+    fn the_rest_of_an_hour_lies_on_either_side_of_the_part() {
+        let part = TimeRange {
+            since_us: 5 * HOUR_US + 600,
+            until_us: 5 * HOUR_US + 900,
+        };
+        assert_eq!(
+            hour_of(part),
+            TimeRange {
+                since_us: 5 * HOUR_US,
+                until_us: 6 * HOUR_US
+            }
+        );
+        let [before, after] = rest_of_hour(part);
+        assert_eq!(
+            (before.since_us, before.until_us),
+            (5 * HOUR_US, part.since_us)
+        );
+        assert_eq!(
+            (after.since_us, after.until_us),
+            (part.until_us, 6 * HOUR_US)
+        );
+        let to_the_end = TimeRange {
+            since_us: part.since_us,
+            until_us: 6 * HOUR_US,
+        };
+        let [_, after] = rest_of_hour(to_the_end);
+        assert_eq!(
+            after.since_us, after.until_us,
+            "nothing after a part to the hour's end"
         );
     }
 

@@ -1,8 +1,9 @@
 //! Summary statistics over a time window, computed by the database so they survive restarts:
 //! whole days from the maintained daily totals; the partial days at the ends of the window as
 //! `/stats/groups` grouped by type reads them (`groups`): their whole hours from the hourly group
-//! totals, only the partial hours at either end from the events themselves (see `rollup`). With
-//! audit filters, the whole window is read that way: the daily totals hold no ids.
+//! totals, only the partial hours at either end from the events themselves (see `rollup`), the
+//! shorter side of each such hour (see `groups::edge_read`). With audit filters, the whole window
+//! is read that way: the daily totals hold no ids.
 
 use super::StoreError;
 use std::collections::BTreeMap;
@@ -51,19 +52,46 @@ impl Stats {
     /// Folds per-type rows (several per type when a window has whole and partial days) into the
     /// totals.
     pub fn from_rows(rows: Vec<TypeStats>) -> Self {
-        let duration_sum: f64 = rows.iter().filter_map(|r| r.duration_sum).sum();
-        let duration_count: i64 = rows.iter().map(|r| r.duration_count).sum();
+        let types = per_type(rows);
+        let duration_sum: f64 = types.values().map(|t| t.duration_sum).sum();
+        let duration_count: i64 = types.values().map(|t| t.duration_count).sum();
         Self {
-            total_events: rows.iter().map(|r| r.events).sum(),
-            total_cost: rows.iter().filter_map(|r| r.cost).sum(),
+            total_events: types.values().map(|t| t.events).sum(),
+            total_cost: types.values().map(|t| t.cost).sum(),
             avg_duration_ms: (duration_count > 0).then(|| duration_sum / duration_count as f64),
-            event_counts: rows.into_iter().fold(BTreeMap::new(), |mut counts, r| {
-                let event_type = String::from_utf8_lossy(&r.event_type).into_owned();
-                *counts.entry(event_type).or_insert(0) += r.events;
-                counts
-            }),
+            event_counts: types.into_iter().map(|(k, t)| (k, t.events)).collect(),
         }
     }
+}
+
+/// One type's sums over a window.
+#[derive(Default)]
+struct TypeSums {
+    events: i64,
+    cost: f64,
+    duration_sum: f64,
+    duration_count: i64,
+}
+
+/// The sums of each type with events in the window. A partial hour read as its hour less the
+/// rest of it (see `groups`) gives a type whose events there all lie in the rest a row of +n
+/// and one of −n; its float sums need not cancel to exactly 0, so such a type is dropped whole,
+/// and so are the duration sums of a type left without durations.
+fn per_type(rows: Vec<TypeStats>) -> BTreeMap<String, TypeSums> {
+    let mut types: BTreeMap<String, TypeSums> = BTreeMap::new();
+    for row in rows {
+        let event_type = String::from_utf8_lossy(&row.event_type).into_owned();
+        let sums = types.entry(event_type).or_default();
+        sums.events += row.events;
+        sums.cost += row.cost.unwrap_or(0.0);
+        sums.duration_sum += row.duration_sum.unwrap_or(0.0);
+        sums.duration_count += row.duration_count;
+    }
+    types.retain(|_, sums| sums.events != 0);
+    for sums in types.values_mut().filter(|sums| sums.duration_count == 0) {
+        sums.duration_sum = 0.0;
+    }
+    types
 }
 
 impl Store {
@@ -196,6 +224,24 @@ mod tests {
                 stats.total_cost
             ),
             (5, 5, 1.5)
+        );
+    }
+
+    #[test]
+    fn a_type_whose_rows_cancel_out_counts_nothing() {
+        let stats = Stats::from_rows(vec![
+            row("a", 1, Some(0.5), None),
+            row("gone", 3, Some(0.1 + 0.2 + 0.3), Some((30.0, 3))),
+            row("gone", -3, Some(-(0.3 + 0.2 + 0.1)), Some((-30.0, -3))),
+            row("b", 2, Some(0.25), Some((0.1 + 0.2, 2))),
+            row("b", -1, Some(-0.25), Some((-0.3, -2))),
+        ]);
+        assert_eq!(stats.total_events, 2);
+        assert_eq!(stats.event_counts.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(stats.total_cost, 0.5, "no residue of the cancelled type");
+        assert_eq!(
+            stats.avg_duration_ms, None,
+            "no residue of durations that cancel"
         );
     }
 

@@ -141,7 +141,45 @@ async fn pages_of_a_million_events_are_read_through_an_index(db: TestDb) {
     );
     assert_eq!(one_day.total_events, count_in(&db, day).await);
     assert_stats_read_the_type_index_alone(&db, &store, day).await;
+    assert_a_long_edge_is_read_as_its_hour_less_the_rest(&db, &store).await;
     store.close().await;
+}
+
+/// A day starting 10 minutes into an hour reads that hour as its totals less its first 10
+/// minutes of events (one statement: a compound of the totals and the events), and still counts
+/// exactly; a day starting 50 minutes into an hour, open at its end, reads its 10 minutes of
+/// events and no compound.
+async fn assert_a_long_edge_is_read_as_its_hour_less_the_rest(db: &TestDb, store: &Store) {
+    const HOUR_US: i64 = 3_600_000_000;
+    let hour = (START_US + MONTH_US / 2) / HOUR_US * HOUR_US;
+    let compound = match db.backend() {
+        Backend::Sqlite => "UNION ALL",
+        Backend::Postgres => "Append",
+    };
+    for (minute, until_us, less_the_rest) in [
+        (10, hour + 600_000_000 + 86_400_000_000, true),
+        (50, i64::MAX, false),
+    ] {
+        let range = TimeRange {
+            since_us: hour + minute * 60_000_000,
+            until_us,
+        };
+        let stats = store.stats(range).await.expect("stats");
+        let events = count_in(db, range).await;
+        assert!(events > 0);
+        assert_eq!(stats.total_events, events, "since :{minute}");
+        assert!(
+            (stats.total_cost - 0.01 * events as f64).abs() < 1e-6,
+            "{stats:?}"
+        );
+        assert_eq!(stats.avg_duration_ms, Some(1000.0), "since :{minute}");
+        let plan = store.stats_plan(range).await.expect("explain").join("\n");
+        assert_eq!(
+            plan.contains(compound),
+            less_the_rest,
+            "since :{minute}, the plan:\n{plan}"
+        );
+    }
 }
 
 pub(crate) async fn fill(db: &TestDb) {

@@ -56,6 +56,7 @@ async fn stats_of_any_window_equal_the_sums_of_the_events_in_it(db: TestDb) {
         (Some(59), Some(240)),
         (Some(61), Some(239)),
         (Some(1), Some(2)),
+        (Some(1), Some(58)),
         (Some(125), Some(125)),
         (Some(240), None),
         (None, Some(180)),
