@@ -61,6 +61,7 @@ pub async fn serve(
         store.clone(),
         UPKEEP_INTERVAL,
     ));
+    let warming = tokio::spawn(warm_id_index(store.clone()));
     let metrics = Metrics::new();
     let acceptor = tls.as_ref().map(Tls::acceptor);
     let reloading = tls.map(|tls| tokio::spawn(tls.reload_on_change(metrics.clone())));
@@ -117,6 +118,8 @@ pub async fn serve(
     }
     upkeep.abort();
     let _ = upkeep.await;
+    warming.abort();
+    let _ = warming.await;
     if let Some(reloading) = reloading {
         reloading.abort();
         let _ = reloading.await;
@@ -154,6 +157,20 @@ fn spawn_worker(
 }
 
 /// Sets the replica gauges at start, then every `every`, for as long as the service runs.
+/// Reads SQLite's id index into the page cache beside the first requests (see `store::warm`).
+async fn warm_id_index(store: Store) {
+    let started = std::time::Instant::now();
+    match store.warm_id_index().await {
+        Ok(0) => {}
+        Ok(ids) => tracing::info!(
+            ids,
+            seconds = started.elapsed().as_secs_f64(),
+            "read the id index into the page cache"
+        ),
+        Err(err) => tracing::warn!(error = %err, "could not read the id index ahead"),
+    }
+}
+
 async fn measure_replica_lag(store: Store, gauges: ReplicaGauges, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -33,6 +33,7 @@ mod sqlite;
 mod stats;
 mod stream;
 mod timeline;
+mod warm;
 
 use std::str::FromStr;
 use std::sync::Arc;

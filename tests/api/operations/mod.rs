@@ -18,3 +18,4 @@ pub mod shutdown;
 pub mod startup;
 pub mod tls;
 pub mod verify;
+pub mod warm_up;
