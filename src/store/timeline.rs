@@ -12,7 +12,7 @@ use super::StoreError;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use super::audit_conditions::{self, Dialect};
-use super::hours::{HOUR_US, floor_hour};
+use super::hours::{self, HOUR_US};
 use super::{Store, on_pool, rollup};
 use crate::query::{AuditFilters, TimeRange};
 use crate::timeline::{BucketRow, Plan};
@@ -166,21 +166,9 @@ impl Store {
     ) -> Result<Vec<(Source, TimeRange)>, sqlx::Error> {
         let mut widened = Vec::with_capacity(parts.len());
         for (source, range) in parts {
-            let hour = TimeRange {
-                since_us: floor_hour(range.since_us),
-                until_us: floor_hour(range.since_us).saturating_add(HOUR_US),
-            };
+            let hour = hours::hour_of(range);
             let within_one_hour = range.until_us <= hour.until_us;
-            let rest = [
-                TimeRange {
-                    since_us: hour.since_us,
-                    until_us: range.since_us,
-                },
-                TimeRange {
-                    since_us: range.until_us,
-                    until_us: hour.until_us,
-                },
-            ];
+            let rest = hours::rest_of_hour(range);
             // A `data.` filter cannot be counted from the totals, which hold no bodies.
             let countable = source == Source::Events && read.filters.data.is_empty();
             if countable && within_one_hour && !self.any_event(read, &rest).await? {
