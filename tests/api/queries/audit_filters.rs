@@ -28,16 +28,16 @@ const TYPES: [&str; 4] = [
 ];
 
 /// A seeded event as the test knows it: its id, type, minute of `DAY` and body.
-struct Seeded {
-    id: String,
+pub(crate) struct Seeded {
+    pub(crate) id: String,
     event_type: &'static str,
     minute: u32,
-    body: Value,
+    pub(crate) body: Value,
 }
 
 /// `count` events (at most 960) with every shape of id: strings, absent, a number, an empty
 /// string; two events at each minute, so that pages cut between ties.
-fn seeded(count: u32) -> Vec<Seeded> {
+pub(crate) fn seeded(count: u32) -> Vec<Seeded> {
     let agents = [
         json!("a-1"),
         json!("a-2"),
@@ -154,7 +154,7 @@ fn typed(text: &str) -> Value {
 }
 
 /// The ids matching `query`, newest first, ties by id descending.
-fn expected(events: &[Seeded], query: &[(&str, &str)]) -> Vec<String> {
+pub(crate) fn expected(events: &[Seeded], query: &[(&str, &str)]) -> Vec<String> {
     let mut matching: Vec<&Seeded> = events.iter().filter(|e| matches(e, query)).collect();
     matching.sort_by(|a, b| (b.minute, &b.id).cmp(&(a.minute, &a.id)));
     matching.into_iter().map(|e| e.id.clone()).collect()
