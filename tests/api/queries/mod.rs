@@ -17,7 +17,7 @@ pub mod export_memory;
 pub mod groups;
 pub mod groups_model;
 pub mod hour_shards;
-pub mod index_order_migration;
+pub mod layout_migrations;
 pub mod pagination;
 pub mod planner_statistics;
 pub mod read_path;

@@ -1,7 +1,9 @@
-//! Migration 0007 (SQLite: the type index and the audit indexes rebuilt ascending) on a log
-//! stored under 0006: every event is kept, each filter pages and exports exactly what it did
-//! (newest first, ties by id descending) through its index walked backwards, a resend of an old
-//! event is still a duplicate, and new events land where the ascending indexes put them.
+//! Migrations 0007 and 0008 (SQLite: the type index and the audit indexes rebuilt ascending, the
+//! hourly totals keyed hour first) on a log stored under 0006: every event is kept, each filter
+//! pages and exports exactly what it did (newest first, ties by id descending) through its index
+//! walked backwards, a resend of an old event is still a duplicate, and new events land where the
+//! ascending indexes put them. The hourly totals are carried over row for row, and the migrated
+//! log answers `/stats/timeline` and `/stats` as a log that stored the same events fresh.
 
 use std::path::Path;
 
@@ -11,10 +13,10 @@ use serde_json::json;
 use sqlx::migrate::Migrator;
 
 use crate::backend::TestDb;
-use crate::queries::audit_filters::{assert_reads, expected, seeded};
+use crate::queries::audit_filters::{DAY, assert_reads, expected, seeded};
 use crate::support::app::App;
 
-sqlite_only!(a_log_stored_under_0006_reads_the_same_through_ascending_indexes);
+sqlite_only!(a_log_stored_under_0006_reads_the_same_after_0007_and_0008);
 
 const BEFORE_0007: [&str; 6] = [
     "0001_events.sql",
@@ -65,6 +67,32 @@ async fn database_at_0006(scratch: &TestDb) -> TestDb {
     db
 }
 
+/// The hourly totals, row for row.
+type HourRow = (Vec<u8>, i64, i64, i64, f64);
+const HOURS: &str =
+    "select type, hour_us, shard, events, cost_sum from event_hours order by type, hour_us, shard";
+
+async fn hour_rows(db: &TestDb) -> Vec<HourRow> {
+    sqlx::query_as(HOURS)
+        .fetch_all(&mut db.sqlite().await)
+        .await
+        .expect("read the hourly totals")
+}
+
+/// What the seeded day's totals answer: its timeline by hour, its stats.
+async fn totals(app: &App) -> (serde_json::Value, serde_json::Value) {
+    let since = format!("{DAY}T00:00:00Z");
+    let until = format!("{DAY}T23:00:00Z");
+    let window = [("since", since.as_str()), ("until", until.as_str())];
+    let mut timeline = window.to_vec();
+    timeline.push(("bucket", "hour"));
+    let (status, by_hour) = app.get_query("/stats/timeline", &timeline).await;
+    assert_eq!(status, 200, "{by_hour}");
+    let (status, stats) = app.get_query("/stats", &window).await;
+    assert_eq!(status, 200, "{stats}");
+    (by_hour, stats)
+}
+
 async fn index_sql(db: &TestDb) -> Vec<(String, String)> {
     sqlx::query_as("select name, sql from sqlite_master where type = 'index' and sql is not null")
         .fetch_all(&mut db.sqlite().await)
@@ -72,12 +100,13 @@ async fn index_sql(db: &TestDb) -> Vec<(String, String)> {
         .expect("read the indexes")
 }
 
-async fn a_log_stored_under_0006_reads_the_same_through_ascending_indexes(scratch: TestDb) {
+async fn a_log_stored_under_0006_reads_the_same_after_0007_and_0008(scratch: TestDb) {
     let mut events = seeded(120);
     let app = App::start(&scratch).await;
     for event in &events {
         app.store(&event.body).await;
     }
+    let fresh_totals = totals(&app).await;
     app.stop().await;
     let db = database_at_0006(&scratch).await;
     let old = index_sql(&db).await;
@@ -94,6 +123,19 @@ async fn a_log_stored_under_0006_reads_the_same_through_ascending_indexes(scratc
         assert!(!sql.contains("desc"), "after 0007: {sql}");
     }
     assert_eq!(db.count_events().await, 120);
+    let hours = hour_rows(&db).await;
+    assert!(hours.len() >= 4, "the seeded hours: {hours:?}");
+    assert_eq!(hours, hour_rows(&scratch).await);
+    let keyed: String =
+        sqlx::query_scalar("select sql from sqlite_master where name = 'event_hours'")
+            .fetch_one(&mut db.sqlite().await)
+            .await
+            .expect("the hourly totals' table");
+    assert!(
+        keyed.contains("primary key (hour_us, type, shard)"),
+        "{keyed}"
+    );
+    assert_eq!(totals(&app).await, fresh_totals);
     let cases: [&[(&str, &str)]; 9] = [
         &[],
         &[("type", "agent:error")],
@@ -129,6 +171,13 @@ async fn a_log_stored_under_0006_reads_the_same_through_ascending_indexes(scratc
     for case in cases {
         assert_reads(&app, case, &expected(&events, case)).await;
     }
+    // The log that stored the same events fresh answers the same totals.
+    let fresh = App::start(&scratch).await;
+    for event in &events[120..] {
+        fresh.store(&event.body).await;
+    }
+    assert_eq!(totals(&app).await, totals(&fresh).await);
+    fresh.stop().await;
     app.stop().await;
 }
 
