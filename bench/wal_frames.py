@@ -99,6 +99,24 @@ def owners(db: Path, pages: set[int]) -> dict[int, str]:
     return found
 
 
+def start_serve(db: Path, name: str):
+    """`serve` (release build) on the SQLite log `db`, on CPU 0 and a free port, once it accepts
+    connections; its output goes to `name.serve.log` beside the log."""
+    port = bench.free_port()
+    launch = bench.Launch(
+        argv=[str(bench.SERVER_BIN), "serve", "--listen", f"127.0.0.1:{port}",
+              "--database-url", f"sqlite://{db}", "--webhook-secret", SECRET],
+        env={"RUST_LOG": "warn"}, cwd=db.parent)
+    log = db.parent / f"{name}.serve.log"
+    proc = bench.start_receiver(launch, log)
+    try:
+        bench.wait_ready(proc, port, log)
+    except BaseException:
+        bench.stop_process(proc)
+        raise
+    return proc, port
+
+
 def run_load(port: int, secs: int, out_json: Path) -> dict:
     argv = ["taskset", "-c", bench.LOAD_CPU, str(bench.LOAD_BIN),
             "--url", f"http://127.0.0.1:{port}/webhooks/dash", "--secret", SECRET,
@@ -210,16 +228,9 @@ def main() -> int:
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
         log_at_start = conn.execute("select count(*) from events").fetchone()[0]
         page_size = conn.execute("pragma page_size").fetchone()[0]
-    port = bench.free_port()
-    launch = bench.Launch(
-        argv=[str(bench.SERVER_BIN), "serve", "--listen", f"127.0.0.1:{port}",
-              "--database-url", f"sqlite://{db}", "--webhook-secret", SECRET],
-        env={"RUST_LOG": "warn"}, cwd=db.parent)
-    log = db.parent / "wal_frames.serve.log"
-    proc = bench.start_receiver(launch, log)
+    proc, port = start_serve(db, "wal_frames")
     follower = None
     try:
-        bench.wait_ready(proc, port, log)
         follower = WalFollower(Path(f"{db}-wal"))
         follower.start()
         before = write_bytes(proc.pid)
