@@ -117,8 +117,8 @@ async fn a_log_stored_under_0006_reads_the_same_after_0007_and_0008(scratch: Tes
     assert_eq!(db.count_events().await, 120);
 
     let app = App::start(&db).await;
+    let new = index_sql(&db).await;
     for name in INDEXES {
-        let new = index_sql(&db).await;
         let (_, sql) = new.iter().find(|(n, _)| n == name).expect(name);
         assert!(!sql.contains("desc"), "after 0007: {sql}");
     }
